@@ -1,0 +1,3 @@
+"""hourglass: a Python toolkit for building EigenLayer Hourglass AVSs."""
+
+__version__ = "0.1.0"

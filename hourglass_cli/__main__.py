@@ -1,0 +1,3 @@
+from hourglass_cli.cli import main
+
+main()
