@@ -1,0 +1,38 @@
+# The README's two commands: `make demo` (the main job) and `make test` (the test suite).
+# Each creates its own virtualenv in .venv and installs what it needs; nothing global is touched
+# except the npm tools (solc, anvil), which go into ./node_modules.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test venv tools bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[test]"
+	touch $(STAMP)
+
+tools: node_modules/.installed
+
+node_modules/.installed: package.json
+	@if [ -f package-lock.json ]; then npm ci --no-audit --no-fund --loglevel=error; \
+	  else npm install --no-audit --no-fund --loglevel=error; fi
+	touch node_modules/.installed
+
+demo: venv
+	$(PY) -m hourglass_cli.demo
+
+test: venv tools
+	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+bench: venv
+	$(PY) benchmarks/crypto.py
+	$(PY) benchmarks/cli_startup.py
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache

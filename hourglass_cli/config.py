@@ -1,0 +1,226 @@
+"""The `hourglass.toml` schema: typed sections, defaults in one place, validation with clear messages.
+
+Every field is declared once with its default, its documentation and what is allowed; `load_config`
+turns a file into a `ProjectConfig` or raises `ConfigError` naming the file, the key and the rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hourglass_cli.errors import ConfigError
+
+CONFIG_FILENAME = "hourglass.toml"
+
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
+_HOSTPORT_RE = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+_SIZE_RE = re.compile(r"^\d+(\.\d+)?[kmg]?$", re.IGNORECASE)
+
+
+def setting(default: Any, doc: str, *, choices: tuple[Any, ...] | None = None,
+            min: float | None = None, max: float | None = None,
+            pattern: re.Pattern[str] | None = None, rule: str | None = None) -> Any:
+    """Declare a config field with its documentation and what is allowed."""
+    meta = {"doc": doc, "choices": choices, "min": min, "max": max, "pattern": pattern, "rule": rule}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True)
+class ProjectSection:
+    """[project]: the AVS project itself."""
+
+    name: str = setting("my-avs", "Project name: lowercase letters, digits and '-', starting with a letter.",
+                        pattern=_NAME_RE, rule="lowercase letters, digits and '-', starting with a letter")
+    version: str = setting("0.1.0", "Project version, free text.")
+
+
+@dataclass(frozen=True)
+class PerformerSection:
+    """[performer]: how executors run the AVS's performer."""
+
+    runtime: str = setting("process", "Where the performer runs.", choices=("process", "docker", "remote"))
+    command: list = setting(["python", "-m", "performer"],
+                            "process runtime: the command that serves the performer (gets PORT in its env).")
+    image: str = setting("", "docker runtime: image tag to run; built from `dockerfile` when empty or missing.")
+    dockerfile: str = setting("Dockerfile", "docker runtime: Dockerfile used by `hourglass avs build`.")
+    address: str = setting("", "remote runtime: host:port of a performer someone else runs.",
+                           rule="host:port", pattern=_HOSTPORT_RE)
+    port: int = setting(8080, "First port given to performers; each executor's performer gets the next one.",
+                        min=1024, max=65535)
+    startup_timeout: float = setting(30.0, "Seconds to wait for the performer's gRPC health to say SERVING.",
+                                     min=0.1, max=600)
+    task_timeout: float = setting(30.0, "Seconds a single ExecuteTask call may take.", min=0.1, max=3600)
+    cpus: float = setting(0.0, "docker runtime: CPU limit (0 = no limit).", min=0, max=256)
+    memory: str = setting("", "docker runtime: memory limit such as '512m' or '2g' (empty = no limit).",
+                          rule="a number with an optional k/m/g suffix", pattern=_SIZE_RE)
+
+
+@dataclass(frozen=True)
+class DevnetSection:
+    """[devnet]: the local network `hourglass devnet start` brings up."""
+
+    chain: str = setting("auto", "Chain backend: anvil when installed (auto), anvil, or the embedded py-evm chain.",
+                         choices=("auto", "anvil", "embedded"))
+    curve: str = setting("bn254", "Signature scheme of the executor operator set.", choices=("bn254", "ecdsa"))
+    operators: int = setting(4, "Number of executor operators (each runs one executor).", min=1, max=64)
+    chain_port: int = setting(0, "JSON-RPC port of the L1 chain (0 = pick a free one).", min=0, max=65535)
+    l2: bool = setting(False, "Also start a second chain with the mailbox and verifiers deployed there.")
+    block_time: float = setting(0.0, "Seconds between blocks (0 = mine on every transaction).", min=0, max=60)
+    stake_weights: list = setting([], "Stake weight of each operator, in operator order (empty = all equal).")
+
+
+@dataclass(frozen=True)
+class TaskSection:
+    """[task]: the executor operator set's task configuration on the mailbox."""
+
+    sla_seconds: int = setting(120, "Task SLA: seconds after creation before a task expires.", min=1, max=86400)
+    threshold_bips: int = setting(6667, "Stake proportion (basis points) that must sign a result.",
+                                  min=1, max=10000)
+    result_abi: str = setting("", "ABI type list used to decode results for display, e.g. '(uint256)'.")
+
+
+@dataclass(frozen=True)
+class ProjectConfig:
+    """The whole `hourglass.toml`."""
+
+    project: ProjectSection = field(default_factory=ProjectSection)
+    performer: PerformerSection = field(default_factory=PerformerSection)
+    devnet: DevnetSection = field(default_factory=DevnetSection)
+    task: TaskSection = field(default_factory=TaskSection)
+    path: Path | None = None
+
+
+_SECTIONS: dict[str, type] = {
+    "project": ProjectSection,
+    "performer": PerformerSection,
+    "devnet": DevnetSection,
+    "task": TaskSection,
+}
+
+
+def _suggest(word: str, options: list[str]) -> str:
+    close = difflib.get_close_matches(word, options, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def _check_value(where: str, f: dataclasses.Field, value: Any) -> Any:
+    """Return the value converted to the field's type, or raise ConfigError saying what is allowed."""
+    default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+    meta = f.metadata
+    kind = type(default)
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+    elif kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{where} must be a whole number, got {value!r}")
+    elif kind is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where} must be a number, got {value!r}")
+        value = float(value)
+    elif kind is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where} must be a string, got {value!r}")
+    elif kind is list:
+        if not isinstance(value, list):
+            raise ConfigError(f"{where} must be a list, got {value!r}")
+    if meta.get("choices") and value not in meta["choices"]:
+        allowed = ", ".join(repr(c) for c in meta["choices"])
+        raise ConfigError(f"{where} must be one of {allowed}, got {value!r}")
+    lo, hi = meta.get("min"), meta.get("max")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if (lo is not None and value < lo) or (hi is not None and value > hi):
+            raise ConfigError(f"{where} must be from {lo:g} to {hi:g}, got {value!r}")
+    pattern = meta.get("pattern")
+    if pattern is not None and isinstance(value, str) and value and not pattern.match(value):
+        raise ConfigError(f"{where} must be {meta.get('rule') or pattern.pattern}, got {value!r}")
+    return value
+
+
+def _build_section(file: str, name: str, cls: type, raw: Any) -> Any:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: [{name}] must be a table, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key not in fields:
+            raise ConfigError(f"{file}: unknown key '{key}' in [{name}]{_suggest(key, list(fields))}; "
+                              f"allowed keys: {', '.join(fields)}")
+        values[key] = _check_value(f"{file}: [{name}].{key}", fields[key], value)
+    return cls(**values)
+
+
+def parse_config(data: dict[str, Any], file: str = CONFIG_FILENAME) -> ProjectConfig:
+    """Validate a parsed TOML document into a ProjectConfig."""
+    sections: dict[str, Any] = {}
+    for name, raw in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{file}: unknown section [{name}]{_suggest(name, list(_SECTIONS))}; "
+                              f"allowed sections: {', '.join('[' + s + ']' for s in _SECTIONS)}")
+        sections[name] = _build_section(file, name, _SECTIONS[name], raw)
+    config = ProjectConfig(**sections)
+    _check_cross_field(config, file)
+    return config
+
+
+def _check_cross_field(config: ProjectConfig, file: str) -> None:
+    perf = config.performer
+    if perf.runtime == "remote" and not perf.address:
+        raise ConfigError(f"{file}: [performer].address is required when runtime = 'remote'")
+    if perf.runtime == "process" and not perf.command:
+        raise ConfigError(f"{file}: [performer].command must not be empty when runtime = 'process'")
+    if perf.runtime == "process" and not all(isinstance(a, str) for a in perf.command):
+        raise ConfigError(f"{file}: [performer].command must be a list of strings")
+    weights = config.devnet.stake_weights
+    if weights:
+        if len(weights) != config.devnet.operators:
+            raise ConfigError(f"{file}: [devnet].stake_weights has {len(weights)} entries but "
+                              f"[devnet].operators is {config.devnet.operators}; give one weight per operator")
+        if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in weights):
+            raise ConfigError(f"{file}: [devnet].stake_weights must be positive whole numbers")
+
+
+def load_config(path: str | Path) -> ProjectConfig:
+    """Read and validate a config file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file",
+                          hint="run `hourglass avs init NAME` to create a project, or pass --config") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read it ({exc.__class__.__name__}: {exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    config = parse_config(data, str(p))
+    return dataclasses.replace(config, path=p.resolve())
+
+
+def find_config(start: str | Path = ".") -> Path | None:
+    """The nearest hourglass.toml at or above `start`, if any."""
+    here = Path(start).resolve()
+    for d in (here, *here.parents):
+        candidate = d / CONFIG_FILENAME
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def describe_schema() -> list[tuple[str, str, Any, str]]:
+    """(section, key, default, doc) for every key: used to document and check hourglass.toml.example."""
+    rows = []
+    for section, cls in _SECTIONS.items():
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            rows.append((section, f.name, default, f.metadata["doc"]))
+    return rows
