@@ -1,0 +1,473 @@
+"""Encrypted key files: EIP-2335 v4 BN254 (Ponos), the older DevKit BN254 form, Web3 v3 ECDSA.
+
+Formats read:
+- ``eip2335``: ``crypto{kdf{function,params,message}, checksum{sha256}, cipher{aes-128-ctr}}`` plus
+  ``pubkey`` (hex of the 128-byte G2 key), ``curveType: "bn254"``; the password is NFKD-normalised with
+  control characters stripped; plaintext is the 32-byte big-endian scalar.
+- ``devkit-v3``: a geth v3 ``crypto`` block (keccak256 MAC) plus ``publicKey`` and ``curveType``; the
+  password is used as raw UTF-8 (as geth's ``DecryptDataV3``). The plaintext is ASCII text (decimal
+  or hex digits) which Ponos, and so we, read as one big-endian integer reduced mod r.
+- ``web3-v3``: a standard ECDSA keystore, decrypted and written with ``eth-keyfile``.
+
+Nothing here puts a password or key material into a message or repr.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import tempfile
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from Crypto.Cipher import AES
+from eth_utils import is_address, keccak, to_checksum_address
+
+from hourglass_cli.crypto import ecdsa
+from hourglass_cli.crypto.bn254 import R as BN254_R
+from hourglass_cli.crypto.bn254 import PrivateKey as Bn254PrivateKey
+from hourglass_cli.errors import CryptoError, KeystoreError, WrongPasswordError
+
+Curve = Literal["bn254", "ecdsa"]
+KeystoreFormat = Literal["eip2335", "devkit-v3", "web3-v3"]
+
+# Bounds on KDF work read from a file, so a hostile keystore cannot exhaust memory or CPU.
+_MAX_SCRYPT_MEMORY = 1 << 30
+_MAX_PBKDF2_ROUNDS = 10_000_000
+
+
+@dataclass(frozen=True)
+class KdfParams:
+    """KDF settings for writing a keystore. Defaults are the EIP-2335/geth standard (scrypt 2^18, 8, 1)."""
+
+    function: Literal["scrypt", "pbkdf2"] = "scrypt"
+    n: int = 2**18  # scrypt cost
+    r: int = 8  # scrypt block size
+    p: int = 1  # scrypt parallelism
+    c: int = 262_144  # pbkdf2 rounds
+    dklen: int = 32
+
+    @classmethod
+    def standard(cls) -> KdfParams:
+        """scrypt n=2^18, r=8, p=1: about 1.6 s and 256 MiB per decryption. Use for real keys."""
+        return cls()
+
+    @classmethod
+    def light(cls) -> KdfParams:
+        """scrypt n=2^12: milliseconds to open, so also cheap to brute force. Devnet keys only, never real keys."""
+        return cls(n=2**12)
+
+    @classmethod
+    def pbkdf2(cls, rounds: int = 262_144) -> KdfParams:
+        """PBKDF2-HMAC-SHA256 with ``rounds`` iterations."""
+        return cls(function="pbkdf2", c=rounds)
+
+
+STANDARD_SCRYPT = KdfParams.standard()
+LIGHT_SCRYPT = KdfParams.light()  # devnet only: not for keys that guard anything of value
+
+
+@dataclass(frozen=True, repr=False, eq=False)
+class LoadedKey:
+    """A decrypted key. ``public_key`` is the G2 hex (bn254) or checksummed address (ecdsa)."""
+
+    curve: Curve
+    public_key: str
+    path: Path
+    format: KeystoreFormat
+    secret: bytes = field(repr=False)  # 32-byte big-endian scalar / secp256k1 key
+
+    def bn254_private_key(self) -> Bn254PrivateKey:
+        """The BN254 signing key; CryptoError for an ECDSA keystore."""
+        if self.curve != "bn254":
+            raise CryptoError(f"{self.path}: is an {self.curve} keystore, not bn254")
+        return Bn254PrivateKey.from_bytes(self.secret)
+
+    def ecdsa_private_key(self) -> bytes:
+        """The 32-byte secp256k1 key; CryptoError for a BN254 keystore."""
+        if self.curve != "ecdsa":
+            raise CryptoError(f"{self.path}: is a {self.curve} keystore, not ecdsa")
+        return self.secret
+
+    def __repr__(self) -> str:
+        return f"LoadedKey(curve={self.curve!r}, public_key={self.public_key!r}, path={str(self.path)!r})"
+
+
+@dataclass(frozen=True)
+class KeystoreInfo:
+    """What a keystore says about itself, read without the password."""
+
+    path: Path
+    format: KeystoreFormat
+    curve: Curve
+    public_key: str | None  # G2 hex for bn254, checksummed address for ecdsa (if the file has one)
+    kdf: str
+    uuid: str | None
+
+
+def normalize_password(password: str) -> bytes:
+    """EIP-2335 password bytes: NFKD, then drop C0 (0x00-0x1F), DEL and C1 (0x80-0x9F), UTF-8."""
+    if not isinstance(password, str):
+        raise KeystoreError("a keystore password must be a str")
+    nfkd = unicodedata.normalize("NFKD", password)
+    return "".join(ch for ch in nfkd if not (ord(ch) <= 0x1F or 0x7F <= ord(ch) <= 0x9F)).encode("utf-8")
+
+
+# --- field access with messages that name the file and the field -------------------------------
+
+
+def _get(obj: dict[str, Any], key: str, dotted: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in obj:
+        raise KeystoreError(f"{where}: missing field '{dotted}'")
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise KeystoreError(f"{where}: field '{dotted}' has the wrong type")
+    return value
+
+
+def _hex(obj: dict[str, Any], key: str, dotted: str, where: str, length: int | None = None) -> bytes:
+    text = _get(obj, key, dotted, where, str)
+    text = text[2:] if text[:2] in ("0x", "0X") else text
+    try:
+        raw = bytes.fromhex(text)
+    except ValueError:
+        raise KeystoreError(f"{where}: field '{dotted}' is not valid hex") from None
+    if length is not None and len(raw) != length:
+        raise KeystoreError(f"{where}: field '{dotted}' must be {length} bytes, got {len(raw)}")
+    return raw
+
+
+def _int(obj: dict[str, Any], key: str, dotted: str, where: str, lo: int, hi: int) -> int:
+    value = _get(obj, key, dotted, where, int)
+    if not lo <= value <= hi:
+        raise KeystoreError(f"{where}: field '{dotted}' = {value} is outside {lo}..{hi}")
+    return value
+
+
+# --- KDF and cipher -----------------------------------------------------------------------------
+
+
+def _derive(function: str, params: dict[str, Any], password: bytes, where: str, prefix: str) -> bytes:
+    """Run the file's KDF with bounds-checked parameters; returns the derived key (≥ 32 bytes)."""
+    salt = _hex(params, "salt", f"{prefix}.salt", where)
+    dklen = _int(params, "dklen", f"{prefix}.dklen", where, 32, 64)
+    if function == "scrypt":
+        n = _int(params, "n", f"{prefix}.n", where, 2, 1 << 24)
+        r = _int(params, "r", f"{prefix}.r", where, 1, 64)
+        p = _int(params, "p", f"{prefix}.p", where, 1, 64)
+        if n & (n - 1):
+            raise KeystoreError(f"{where}: field '{prefix}.n' must be a power of two")
+        need = 128 * r * (n + 2) + 128 * r * p
+        if need > _MAX_SCRYPT_MEMORY:
+            raise KeystoreError(f"{where}: scrypt parameters in '{prefix}' need more than 1 GiB of memory")
+        try:
+            return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=need + (1 << 20))
+        except (ValueError, MemoryError) as exc:
+            raise KeystoreError(f"{where}: scrypt failed with the parameters in '{prefix}' ({exc})") from None
+    if function == "pbkdf2":
+        rounds = _int(params, "c", f"{prefix}.c", where, 1, _MAX_PBKDF2_ROUNDS)
+        prf = _get(params, "prf", f"{prefix}.prf", where, str)
+        if prf != "hmac-sha256":
+            raise KeystoreError(f"{where}: field '{prefix}.prf' is {prf!r}; only 'hmac-sha256' is supported")
+        return hashlib.pbkdf2_hmac("sha256", password, salt, rounds, dklen)
+    raise KeystoreError(f"{where}: unsupported kdf {function!r}; expected 'scrypt' or 'pbkdf2'")
+
+
+def _aes_128_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
+    # The IV is the whole 128-bit big-endian counter block, as in EIP-2335 and geth.
+    return AES.new(key[:16], AES.MODE_CTR, nonce=b"", initial_value=iv).encrypt(data)
+
+
+def _kdf_params_dict(kdf: KdfParams, salt: bytes) -> dict[str, Any]:
+    if kdf.function == "scrypt":
+        return {"dklen": kdf.dklen, "n": kdf.n, "r": kdf.r, "p": kdf.p, "salt": salt.hex()}
+    if kdf.function == "pbkdf2":
+        return {"dklen": kdf.dklen, "c": kdf.c, "prf": "hmac-sha256", "salt": salt.hex()}
+    raise KeystoreError(f"unsupported kdf {kdf.function!r}; expected 'scrypt' or 'pbkdf2'")
+
+
+def _wrong_password(where: str, password: str) -> WrongPasswordError:
+    extra = " (an empty password was given)" if password == "" else ""
+    return WrongPasswordError(f"{where}: wrong password — the keystore checksum does not match{extra}")
+
+
+# --- reading ------------------------------------------------------------------------------------
+
+
+def _read_json(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
+    where = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise KeystoreError(f"{where}: no such keystore file") from None
+    except UnicodeDecodeError:
+        raise KeystoreError(f"{where}: not a UTF-8 text file") from None
+    except OSError as exc:
+        raise KeystoreError(f"{where}: cannot read the keystore ({exc.strerror})") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise KeystoreError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+    if not isinstance(doc, dict):
+        raise KeystoreError(f"{where}: a keystore is a JSON object")
+    return doc, where
+
+
+def _crypto(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    key = "crypto" if "crypto" in doc else "Crypto"  # early geth files capitalised it
+    return _get(doc, key, "crypto", where, dict)
+
+
+def _detect(doc: dict[str, Any], where: str) -> tuple[KeystoreFormat, Curve]:
+    crypto = _crypto(doc, where)
+    curve = doc.get("curveType")
+    if curve is not None and not isinstance(curve, str):
+        raise KeystoreError(f"{where}: field 'curveType' has the wrong type")
+    curve = curve.lower() if curve else None
+    kdf = crypto.get("kdf")
+    if isinstance(kdf, dict):
+        fmt: KeystoreFormat = "eip2335"
+    elif isinstance(kdf, str):
+        if curve in (None, "ecdsa", "secp256k1"):
+            return "web3-v3", "ecdsa"
+        fmt = "devkit-v3"
+    else:
+        raise KeystoreError(f"{where}: field 'crypto.kdf' is missing or malformed")
+    # A missing curveType on an EIP-2335 file is read as bn254; the pubkey check catches BLS12-381 files.
+    if curve not in (None, "bn254"):
+        raise KeystoreError(f"{where}: unsupported curveType {curve!r}; only 'bn254' and ECDSA keys are supported")
+    return fmt, "bn254"
+
+
+def _decrypt_eip2335(doc: dict[str, Any], password: str, where: str) -> bytes:
+    crypto = _crypto(doc, where)
+    kdf = _get(crypto, "kdf", "crypto.kdf", where, dict)
+    checksum = _get(crypto, "checksum", "crypto.checksum", where, dict)
+    cipher = _get(crypto, "cipher", "crypto.cipher", where, dict)
+    kdf_fn = _get(kdf, "function", "crypto.kdf.function", where, str)
+    kdf_params = _get(kdf, "params", "crypto.kdf.params", where, dict)
+    if _get(checksum, "function", "crypto.checksum.function", where, str) != "sha256":
+        raise KeystoreError(f"{where}: unsupported checksum function; expected 'sha256'")
+    expected = _hex(checksum, "message", "crypto.checksum.message", where, 32)
+    if _get(cipher, "function", "crypto.cipher.function", where, str) != "aes-128-ctr":
+        raise KeystoreError(f"{where}: unsupported cipher; expected 'aes-128-ctr'")
+    cipher_params = _get(cipher, "params", "crypto.cipher.params", where, dict)
+    iv = _hex(cipher_params, "iv", "crypto.cipher.params.iv", where, 16)
+    ciphertext = _hex(cipher, "message", "crypto.cipher.message", where)
+    dk = _derive(kdf_fn, kdf_params, normalize_password(password), where, "crypto.kdf.params")
+    if not hmac.compare_digest(hashlib.sha256(dk[16:32] + ciphertext).digest(), expected):
+        raise _wrong_password(where, password)
+    return _aes_128_ctr(dk[:16], iv, ciphertext)
+
+
+def _decrypt_v3(doc: dict[str, Any], password: str, where: str) -> bytes:
+    crypto = _crypto(doc, where)
+    if _get(crypto, "cipher", "crypto.cipher", where, str) != "aes-128-ctr":
+        raise KeystoreError(f"{where}: unsupported cipher; expected 'aes-128-ctr'")
+    ciphertext = _hex(crypto, "ciphertext", "crypto.ciphertext", where)
+    cipher_params = _get(crypto, "cipherparams", "crypto.cipherparams", where, dict)
+    iv = _hex(cipher_params, "iv", "crypto.cipherparams.iv", where, 16)
+    mac = _hex(crypto, "mac", "crypto.mac", where, 32)
+    kdf_fn = _get(crypto, "kdf", "crypto.kdf", where, str)
+    kdf_params = _get(crypto, "kdfparams", "crypto.kdfparams", where, dict)
+    dk = _derive(kdf_fn, kdf_params, password.encode("utf-8"), where, "crypto.kdfparams")
+    if not hmac.compare_digest(keccak(dk[16:32] + ciphertext), mac):
+        raise _wrong_password(where, password)
+    return _aes_128_ctr(dk[:16], iv, ciphertext)
+
+
+def _bn254_key(plaintext: bytes, stored: bytes | None, where: str) -> Bn254PrivateKey:
+    # Ponos reads any plaintext as a big-endian integer (big.Int.SetBytes) and gnark's scalar
+    # multiplication reduces it mod r. DevKit files hold ASCII text (decimal or hex digits), and
+    # their stored public keys were made from those ASCII bytes read this way, not from the number
+    # the text spells. Ponos' own EIP-2335 files hold the 32-byte scalar, which reads the same.
+    scalar = int.from_bytes(plaintext, "big") % BN254_R
+    if scalar == 0:
+        raise KeystoreError(f"{where}: the decrypted secret is not a usable BN254 scalar")
+    sk = Bn254PrivateKey(scalar)
+    if stored is not None and not hmac.compare_digest(sk.public_g2_bytes(), stored):
+        raise KeystoreError(
+            f"{where}: the decrypted key does not match the stored public key",
+            hint="the file is corrupt or was edited; restore it from a backup",
+        )
+    return sk
+
+
+def load_keystore(path: str | os.PathLike[str], password: str, *, verify_pubkey: bool = True) -> LoadedKey:
+    """Decrypt any supported keystore. ``verify_pubkey=False`` skips the stored-public-key check
+    (only for curve-independent test vectors such as EIP-2335's BLS12-381 ones)."""
+    doc, where = _read_json(path)
+    fmt, curve = _detect(doc, where)
+    if not isinstance(password, str):
+        raise KeystoreError(f"{where}: the password must be a str")
+    if curve == "ecdsa":
+        secret = _decode_ecdsa(doc, password, where)
+        return LoadedKey("ecdsa", ecdsa.address_of(secret), Path(path), fmt, secret)
+    pub_field = "pubkey" if fmt == "eip2335" else "publicKey"
+    stored = None
+    if verify_pubkey:
+        stored = _hex(doc, pub_field, pub_field, where)
+        if len(stored) != 128:
+            raise KeystoreError(
+                f"{where}: field '{pub_field}' is {len(stored)} bytes; a BN254 G2 public key is 128",
+                hint="a 48-byte pubkey means a BLS12-381 (validator) keystore, which is not supported",
+            )
+    plaintext = _decrypt_eip2335(doc, password, where) if fmt == "eip2335" else _decrypt_v3(doc, password, where)
+    sk = _bn254_key(plaintext, stored, where)
+    return LoadedKey("bn254", sk.public_g2_bytes().hex(), Path(path), fmt, sk.to_bytes())
+
+
+def _decode_ecdsa(doc: dict[str, Any], password: str, where: str) -> bytes:
+    from eth_keyfile import decode_keyfile_json  # imported here: only ECDSA paths need it
+
+    # Check the structure and KDF bounds ourselves first, for messages that name the field.
+    crypto = _crypto(doc, where)
+    kdf_fn = _get(crypto, "kdf", "crypto.kdf", where, str)
+    params = _get(crypto, "kdfparams", "crypto.kdfparams", where, dict)
+    if _get(crypto, "cipher", "crypto.cipher", where, str) != "aes-128-ctr":
+        raise KeystoreError(f"{where}: unsupported cipher; expected 'aes-128-ctr'")
+    _hex(crypto, "ciphertext", "crypto.ciphertext", where)
+    _hex(crypto, "mac", "crypto.mac", where, 32)
+    _hex(_get(crypto, "cipherparams", "crypto.cipherparams", where, dict), "iv", "crypto.cipherparams.iv", where, 16)
+    _hex(params, "salt", "crypto.kdfparams.salt", where)
+    if kdf_fn == "scrypt":
+        n = _int(params, "n", "crypto.kdfparams.n", where, 2, 1 << 24)
+        r = _int(params, "r", "crypto.kdfparams.r", where, 1, 64)
+        _int(params, "p", "crypto.kdfparams.p", where, 1, 64)
+        if 128 * r * n > _MAX_SCRYPT_MEMORY:
+            raise KeystoreError(f"{where}: scrypt parameters in 'crypto.kdfparams' need more than 1 GiB of memory")
+    elif kdf_fn == "pbkdf2":
+        _int(params, "c", "crypto.kdfparams.c", where, 1, _MAX_PBKDF2_ROUNDS)
+    else:
+        raise KeystoreError(f"{where}: unsupported kdf {kdf_fn!r}; expected 'scrypt' or 'pbkdf2'")
+    if doc.get("version") != 3:
+        raise KeystoreError(f"{where}: field 'version' must be 3 for a Web3 Secret Storage keystore")
+    try:
+        secret = bytes(decode_keyfile_json(doc, password.encode("utf-8")))
+    except Exception as exc:  # eth-keyfile raises ValueError/KeyError/AssertionError variously
+        if "MAC mismatch" in str(exc):
+            raise _wrong_password(where, password) from None
+        raise KeystoreError(f"{where}: eth-keyfile could not decode it ({type(exc).__name__})") from None
+    if len(secret) != 32:
+        raise KeystoreError(f"{where}: the decrypted ECDSA key is {len(secret)} bytes, expected 32")
+    stored = doc.get("address")
+    if isinstance(stored, str) and stored:
+        addr = stored if stored.startswith(("0x", "0X")) else "0x" + stored
+        if not is_address(addr) or to_checksum_address(addr) != ecdsa.address_of(secret):
+            raise KeystoreError(f"{where}: the decrypted key does not match the stored 'address'")
+    return secret
+
+
+def inspect_keystore(path: str | os.PathLike[str]) -> KeystoreInfo:
+    """Format, curve and public identity of a keystore, without decrypting it."""
+    doc, where = _read_json(path)
+    fmt, curve = _detect(doc, where)
+    crypto = _crypto(doc, where)
+    kdf = crypto.get("kdf")
+    kdf_name = kdf.get("function") if isinstance(kdf, dict) else kdf
+    public: str | None = None
+    if curve == "bn254":
+        pub_field = "pubkey" if fmt == "eip2335" else "publicKey"
+        public = _hex(doc, pub_field, pub_field, where).hex()
+    elif isinstance(doc.get("address"), str) and doc["address"]:
+        addr = doc["address"] if doc["address"].startswith(("0x", "0X")) else "0x" + doc["address"]
+        if not is_address(addr):
+            raise KeystoreError(f"{where}: field 'address' is not a 20-byte hex address")
+        public = to_checksum_address(addr)
+    ident = doc.get("uuid", doc.get("id"))
+    return KeystoreInfo(Path(path), fmt, curve, public, str(kdf_name), ident if isinstance(ident, str) else None)
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _write_atomic(path: str | os.PathLike[str], doc: dict[str, Any], overwrite: bool) -> Path:
+    """Write via a 0600 temp file in the same directory, then link/rename into place."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o600)
+        if overwrite:
+            os.replace(tmp, target)
+        else:
+            try:
+                os.link(tmp, target)  # atomic and refuses to clobber an existing key
+            except FileExistsError:
+                raise KeystoreError(
+                    f"{target}: already exists; refusing to overwrite a keystore",
+                    hint="choose another path or pass overwrite=True",
+                ) from None
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
+
+
+def save_bn254_keystore(
+    path: str | os.PathLike[str],
+    sk: Bn254PrivateKey,
+    password: str,
+    *,
+    kdf: KdfParams = STANDARD_SCRYPT,
+    description: str | None = None,
+    key_path: str = "",
+    overwrite: bool = False,
+) -> Path:
+    """Write an EIP-2335 v4 keystore with ``curveType: "bn254"`` (the format Ponos reads)."""
+    if not isinstance(sk, Bn254PrivateKey):
+        raise KeystoreError("save_bn254_keystore needs a bn254.PrivateKey")
+    salt, iv = os.urandom(32), os.urandom(16)
+    params = _kdf_params_dict(kdf, salt)
+    dk = _derive(kdf.function, params, normalize_password(password), str(path), "kdf")
+    ciphertext = _aes_128_ctr(dk[:16], iv, sk.to_bytes())
+    doc: dict[str, Any] = {
+        "crypto": {
+            "kdf": {"function": kdf.function, "params": params, "message": ""},
+            "checksum": {
+                "function": "sha256",
+                "params": {},
+                "message": hashlib.sha256(dk[16:32] + ciphertext).hexdigest(),
+            },
+            "cipher": {"function": "aes-128-ctr", "params": {"iv": iv.hex()}, "message": ciphertext.hex()},
+        },
+        "pubkey": sk.public_g2_bytes().hex(),
+        "path": key_path,
+        "uuid": str(uuid.uuid4()),
+        "version": 4,
+        "curveType": "bn254",
+    }
+    if description is not None:
+        doc["description"] = description
+    return _write_atomic(path, doc, overwrite)
+
+
+def save_ecdsa_keystore(
+    path: str | os.PathLike[str],
+    private_key: bytes,
+    password: str,
+    *,
+    kdf: KdfParams = STANDARD_SCRYPT,
+    overwrite: bool = False,
+) -> Path:
+    """Write a Web3 Secret Storage v3 keystore via eth-keyfile (which fixes scrypt r=8, p=1, dklen 32)."""
+    from eth_keyfile import create_keyfile_json
+
+    ecdsa.address_of(private_key)  # validates length and range without echoing the key
+    if kdf.function == "scrypt" and (kdf.r, kdf.p, kdf.dklen) != (8, 1, 32):
+        raise KeystoreError("eth-keyfile writes scrypt with r=8, p=1, dklen=32 only")
+    if kdf.function not in ("scrypt", "pbkdf2"):
+        raise KeystoreError(f"unsupported kdf {kdf.function!r}; expected 'scrypt' or 'pbkdf2'")
+    work = kdf.n if kdf.function == "scrypt" else kdf.c
+    doc = create_keyfile_json(bytes(private_key), password.encode("utf-8"), kdf=kdf.function, iterations=work)
+    return _write_atomic(path, doc, overwrite)
