@@ -223,8 +223,7 @@ def verify_bytes(msg: bytes, sig: G1Point, pk_g2: G2Point) -> bool:
     if pk_g2 == G2_INFINITY:
         raise CryptoError("public key is the point at infinity")
     # e(sig, G2) == e(H, pk)  <=>  e(sig, -G2) * e(H, pk) == 1: one shared final exponentiation.
-    pairs = [(sig, _NEG_G2), (hash_to_g1(msg), pk_g2)]
-    return pairing.pairing_check(pairs, validate=False)  # both G2 points already checked
+    return pairing.pairing_check([(sig, _NEG_G2), (hash_to_g1(msg), pk_g2)])
 
 
 def verify_offchain(message: bytes, sig: G1Point, pk_g2: G2Point) -> bool:
@@ -250,15 +249,9 @@ def _from_ob2(pt) -> G2Point:
 
 
 def _check_g2(pt: G2Point, what: str) -> None:
-    if pt == G2_INFINITY:
-        return
-    if not all(0 <= c < P for xy in pt for c in xy):
-        raise CryptoError(f"{what}: G2 coordinate not below the field modulus")
-    q = _to_ob2(pt)
-    if not _ob.is_on_curve(q, _ob.b2):
-        raise CryptoError(f"{what}: point is not on the BN254 twist")
-    if not _ob.is_inf(_ob.multiply(q, R)):
-        raise CryptoError(f"{what}: G2 point is not in the order-r subgroup")
+    # The shared pairing module's check (on the twist, coordinates < p, order r; cached).
+    if not pairing.g2_is_valid(pt):
+        raise CryptoError(f"{what}: not on the BN254 twist or not in the order-r subgroup")
 
 
 _NEG_G2: G2Point = _from_ob2(_ob.neg(_ob.G2))
