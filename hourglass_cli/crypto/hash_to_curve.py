@@ -80,8 +80,6 @@ C2 = (-Z * pow(2, -1, P)) % P  # -Z / 2
 C3 = 8815841940592487685674414971303048083897117035520822607866
 """sqrt(-g(Z) * 3 Z^2) = sqrt(-12), the root with sgn0 = 0 as RFC 9380 requires."""
 C4 = (-4 * C1 * pow(3 * Z * Z, -1, P)) % P  # -4 g(Z) / (3 Z^2)
-assert C3 * C3 % P == (-12) % P and C3 % 2 == 0
-
 
 
 # --- RFC 9380 section 5: hash_to_field --------------------------------------------------------
@@ -207,7 +205,7 @@ def sign_bytes(sk_scalar: int, msg: bytes) -> G1Point:
 
 
 def sign_offchain(sk_scalar: int, message: bytes) -> G1Point:
-    """Sign as ponos ``InMemorySigner.SignMessage``: :func:`sign_bytes` of ``keccak256(message)``."""
+    """Sign like ponos ``InMemorySigner.SignMessage``: :func:`sign_bytes` of keccak256(message)."""
     return sign_bytes(sk_scalar, keccak(bytes(message)))
 
 
@@ -227,18 +225,11 @@ def verify_bytes(msg: bytes, sig: G1Point, pk_g2: G2Point) -> bool:
 
 
 def verify_offchain(message: bytes, sig: G1Point, pk_g2: G2Point) -> bool:
-    """Verify an off-chain signature the way ponos does: :func:`verify_bytes` of ``keccak256(message)``."""
+    """Verify like ponos does (``sig.Verify(pk, keccak256(message))``): see :func:`verify_bytes`."""
     return verify_bytes(keccak(bytes(message)), sig, pk_g2)
 
 
 # --- G2 helpers -------------------------------------------------------------------------------
-
-
-def _to_ob2(pt: G2Point):
-    if pt == G2_INFINITY:
-        return _ob.Z2
-    (xr, xi), (yr, yi) = pt
-    return (_ob.FQ2([xr, xi]), _ob.FQ2([yr, yi]), _ob.FQ2.one())
 
 
 def _from_ob2(pt) -> G2Point:
@@ -371,7 +362,7 @@ def _fp2_sqrt(a: tuple[int, int]) -> tuple[int, int] | None:
 
 
 def g2_unmarshal(data: bytes) -> G2Point:
-    """gnark ``G2Affine.Unmarshal``: 128-byte uncompressed or 64-byte compressed, subgroup-checked."""
+    """gnark ``G2Affine.Unmarshal``: 128 bytes uncompressed or 64 compressed; subgroup-checked."""
     data = bytes(data)
     if len(data) not in (64, 128):
         raise CryptoError(f"a G2 point is 128 (or 64 compressed) bytes, got {len(data)}")

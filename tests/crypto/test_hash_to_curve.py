@@ -47,7 +47,10 @@ PK_OTHER = _g2_of(SK_OTHER)
 # --- expand_message_xmd (RFC 9380 K.1) --------------------------------------------------------
 
 
-@pytest.mark.parametrize("suite", ["expand_message_xmd_sha256", "expand_message_xmd_sha256_long_dst"])
+XMD_SUITES = ["expand_message_xmd_sha256", "expand_message_xmd_sha256_long_dst"]
+
+
+@pytest.mark.parametrize("suite", XMD_SUITES)
 def test_expand_message_xmd_rfc9380_vectors(suite: str) -> None:
     s = VECTORS[suite]
     assert len(s["tests"]) == 10
@@ -58,7 +61,7 @@ def test_expand_message_xmd_rfc9380_vectors(suite: str) -> None:
 
 def test_vector_dst_prime_matches_the_published_one() -> None:
     # Guards the transcription of the long DST (its DST_prime is the RFC's oversize-DST hash).
-    for suite in ("expand_message_xmd_sha256", "expand_message_xmd_sha256_long_dst"):
+    for suite in XMD_SUITES:
         dst = VECTORS[suite]["DST"].encode()
         if len(dst) > 255:
             dst = hashlib.sha256(b"H2C-OVERSIZE-DST-" + dst).digest()
