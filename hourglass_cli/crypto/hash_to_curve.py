@@ -27,6 +27,10 @@ What the Go stack does (facts read in the public sources, not code copied):
     (``pkg/signing/aggregation/bn254.go`` ``VerifyResponseSignature``) checks it with
     ``authSig.Verify(pk, keccak256(authBytes))``, i.e. :func:`verify_offchain`;
   - the result signature (``TaskResult.result_signature``) is the Solidity-compatible one.
+  Older snapshots disagree: one executor ``validateTaskSignature`` verifies the BN254 task
+  signature over the raw 192-byte message, and one ``signResult`` signs the auth bytes with
+  ``SignMessageForSolidity``; every aggregator version and the newer executor tests use
+  keccak256 + RFC 9380 as above, which is what this module implements.
 * Keys -- the executor verifies the aggregator against the G2 key registered for the
   aggregator operator set in the KeyRegistrar (``NewPublicKeyFromSolidity``, subgroup-checked);
   the aggregator verifies executors against their registered G2 keys.
