@@ -1,8 +1,8 @@
 """secp256k1 signing over raw 32-byte hashes, as Hourglass signs and EigenLayer's verifiers recover.
 
-Signatures are 65 bytes ``r‖s‖v`` with ``v ∈ {27, 28}`` and low ``s`` (OpenZeppelin's ``ECDSA.tryRecover``
-rejects high ``s``). There is no EIP-191 prefix anywhere: ``sign_message`` hashes with keccak256 and
-signs that hash directly, like the Go stack's ``SignMessage``.
+Signatures are 65 bytes ``r‖s‖v`` with ``v ∈ {27, 28}`` and low ``s`` (OpenZeppelin's
+``ECDSA.tryRecover`` rejects high ``s``). There is no EIP-191 prefix anywhere: ``sign_message``
+hashes with keccak256 and signs that hash directly, like the Go stack's ``SignMessage``.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ Formats read:
 - ``devkit-v3``: a geth v3 ``crypto`` block (keccak256 MAC) plus ``publicKey`` and ``curveType``; the
   password is used as raw UTF-8 (as geth's ``DecryptDataV3``). The plaintext is ASCII text (decimal
   or hex digits) which Ponos, and so we, read as one big-endian integer reduced mod r.
-- ``web3-v3``: a standard ECDSA keystore, decrypted and written with ``eth-keyfile``.
+- ``web3-v3``: a standard ECDSA keystore, decrypted and written with ``eth-keyfile`` (raw UTF-8 password).
 
 Nothing here puts a password or key material into a message or repr.
 """
@@ -59,7 +59,7 @@ class KdfParams:
 
     @classmethod
     def light(cls) -> KdfParams:
-        """scrypt n=2^12: milliseconds to open, so also cheap to brute force. Devnet keys only, never real keys."""
+        """scrypt n=2^12: milliseconds to open, so also cheap to brute force. Devnet keys only."""
         return cls(n=2**12)
 
     @classmethod
@@ -152,30 +152,42 @@ def _int(obj: dict[str, Any], key: str, dotted: str, where: str, lo: int, hi: in
 # --- KDF and cipher -----------------------------------------------------------------------------
 
 
-def _derive(function: str, params: dict[str, Any], password: bytes, where: str, prefix: str) -> bytes:
-    """Run the file's KDF with bounds-checked parameters; returns the derived key (≥ 32 bytes)."""
-    salt = _hex(params, "salt", f"{prefix}.salt", where)
-    dklen = _int(params, "dklen", f"{prefix}.dklen", where, 32, 64)
+def _kdf_args(function: str, params: dict[str, Any], where: str, prefix: str) -> dict[str, Any]:
+    """Parse and bound-check a file's KDF parameters (before any work is done)."""
+    args: dict[str, Any] = {
+        "salt": _hex(params, "salt", f"{prefix}.salt", where),
+        "dklen": _int(params, "dklen", f"{prefix}.dklen", where, 32, 64),
+    }
     if function == "scrypt":
-        n = _int(params, "n", f"{prefix}.n", where, 2, 1 << 24)
-        r = _int(params, "r", f"{prefix}.r", where, 1, 64)
-        p = _int(params, "p", f"{prefix}.p", where, 1, 64)
+        n = args["n"] = _int(params, "n", f"{prefix}.n", where, 2, 1 << 24)
+        r = args["r"] = _int(params, "r", f"{prefix}.r", where, 1, 64)
+        p = args["p"] = _int(params, "p", f"{prefix}.p", where, 1, 64)
         if n & (n - 1):
             raise KeystoreError(f"{where}: field '{prefix}.n' must be a power of two")
-        need = 128 * r * (n + 2) + 128 * r * p
-        if need > _MAX_SCRYPT_MEMORY:
+        args["maxmem"] = 128 * r * (n + 2) + 128 * r * p + (1 << 20)  # OpenSSL's need, plus slack
+        if args["maxmem"] > _MAX_SCRYPT_MEMORY:
             raise KeystoreError(f"{where}: scrypt parameters in '{prefix}' need more than 1 GiB of memory")
-        try:
-            return hashlib.scrypt(password, salt=salt, n=n, r=r, p=p, dklen=dklen, maxmem=need + (1 << 20))
-        except (ValueError, MemoryError) as exc:
-            raise KeystoreError(f"{where}: scrypt failed with the parameters in '{prefix}' ({exc})") from None
-    if function == "pbkdf2":
-        rounds = _int(params, "c", f"{prefix}.c", where, 1, _MAX_PBKDF2_ROUNDS)
+    elif function == "pbkdf2":
+        args["c"] = _int(params, "c", f"{prefix}.c", where, 1, _MAX_PBKDF2_ROUNDS)
         prf = _get(params, "prf", f"{prefix}.prf", where, str)
         if prf != "hmac-sha256":
             raise KeystoreError(f"{where}: field '{prefix}.prf' is {prf!r}; only 'hmac-sha256' is supported")
-        return hashlib.pbkdf2_hmac("sha256", password, salt, rounds, dklen)
-    raise KeystoreError(f"{where}: unsupported kdf {function!r}; expected 'scrypt' or 'pbkdf2'")
+    else:
+        raise KeystoreError(f"{where}: unsupported kdf {function!r}; expected 'scrypt' or 'pbkdf2'")
+    return args
+
+
+def _derive(function: str, params: dict[str, Any], password: bytes, where: str, prefix: str) -> bytes:
+    """Run the file's KDF with bounds-checked parameters; returns the derived key (≥ 32 bytes)."""
+    a = _kdf_args(function, params, where, prefix)
+    if function == "pbkdf2":
+        return hashlib.pbkdf2_hmac("sha256", password, a["salt"], a["c"], a["dklen"])
+    try:
+        return hashlib.scrypt(
+            password, salt=a["salt"], n=a["n"], r=a["r"], p=a["p"], dklen=a["dklen"], maxmem=a["maxmem"]
+        )
+    except (ValueError, MemoryError) as exc:
+        raise KeystoreError(f"{where}: scrypt failed with the parameters in '{prefix}' ({exc})") from None
 
 
 def _aes_128_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
@@ -212,7 +224,8 @@ def _read_json(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     try:
         doc = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise KeystoreError(f"{where}: not valid JSON ({exc.msg} at line {exc.lineno} column {exc.colno})") from None
+        detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        raise KeystoreError(f"{where}: not valid JSON ({detail})") from None
     if not isinstance(doc, dict):
         raise KeystoreError(f"{where}: a keystore is a JSON object")
     return doc, where
@@ -240,7 +253,7 @@ def _detect(doc: dict[str, Any], where: str) -> tuple[KeystoreFormat, Curve]:
         raise KeystoreError(f"{where}: field 'crypto.kdf' is missing or malformed")
     # A missing curveType on an EIP-2335 file is read as bn254; the pubkey check catches BLS12-381 files.
     if curve not in (None, "bn254"):
-        raise KeystoreError(f"{where}: unsupported curveType {curve!r}; only 'bn254' and ECDSA keys are supported")
+        raise KeystoreError(f"{where}: unsupported curveType {curve!r}; only bn254 and ECDSA are supported")
     return fmt, "bn254"
 
 
@@ -265,20 +278,37 @@ def _decrypt_eip2335(doc: dict[str, Any], password: str, where: str) -> bytes:
     return _aes_128_ctr(dk[:16], iv, ciphertext)
 
 
-def _decrypt_v3(doc: dict[str, Any], password: str, where: str) -> bytes:
+def _v3_parts(doc: dict[str, Any], where: str) -> tuple[str, dict[str, Any], bytes, bytes, bytes]:
+    """Validate a geth v3 ``crypto`` block: (kdf, kdfparams, ciphertext, iv, mac)."""
     crypto = _crypto(doc, where)
+    kdf_fn = _get(crypto, "kdf", "crypto.kdf", where, str)
+    params = _get(crypto, "kdfparams", "crypto.kdfparams", where, dict)
+    _kdf_args(kdf_fn, params, where, "crypto.kdfparams")
     if _get(crypto, "cipher", "crypto.cipher", where, str) != "aes-128-ctr":
         raise KeystoreError(f"{where}: unsupported cipher; expected 'aes-128-ctr'")
     ciphertext = _hex(crypto, "ciphertext", "crypto.ciphertext", where)
     cipher_params = _get(crypto, "cipherparams", "crypto.cipherparams", where, dict)
     iv = _hex(cipher_params, "iv", "crypto.cipherparams.iv", where, 16)
-    mac = _hex(crypto, "mac", "crypto.mac", where, 32)
-    kdf_fn = _get(crypto, "kdf", "crypto.kdf", where, str)
-    kdf_params = _get(crypto, "kdfparams", "crypto.kdfparams", where, dict)
-    dk = _derive(kdf_fn, kdf_params, password.encode("utf-8"), where, "crypto.kdfparams")
+    return kdf_fn, params, ciphertext, iv, _hex(crypto, "mac", "crypto.mac", where, 32)
+
+
+def _decrypt_v3(doc: dict[str, Any], password: str, where: str) -> bytes:
+    kdf_fn, params, ciphertext, iv, mac = _v3_parts(doc, where)
+    dk = _derive(kdf_fn, params, password.encode("utf-8"), where, "crypto.kdfparams")
     if not hmac.compare_digest(keccak(dk[16:32] + ciphertext), mac):
         raise _wrong_password(where, password)
     return _aes_128_ctr(dk[:16], iv, ciphertext)
+
+
+def _address_field(doc: dict[str, Any], where: str) -> str | None:
+    """The checksummed ``address`` of a v3 file, if it has one (geth writes it without 0x)."""
+    value = doc.get("address")
+    if not isinstance(value, str) or not value:
+        return None
+    addr = value if value.startswith(("0x", "0X")) else "0x" + value
+    if not is_address(addr):
+        raise KeystoreError(f"{where}: field 'address' is not a 20-byte hex address")
+    return to_checksum_address(addr)
 
 
 def _bn254_key(plaintext: bytes, stored: bytes | None, where: str) -> Bn254PrivateKey:
@@ -317,7 +347,8 @@ def load_keystore(path: str | os.PathLike[str], password: str, *, verify_pubkey:
                 f"{where}: field '{pub_field}' is {len(stored)} bytes; a BN254 G2 public key is 128",
                 hint="a 48-byte pubkey means a BLS12-381 (validator) keystore, which is not supported",
             )
-    plaintext = _decrypt_eip2335(doc, password, where) if fmt == "eip2335" else _decrypt_v3(doc, password, where)
+    decrypt = _decrypt_eip2335 if fmt == "eip2335" else _decrypt_v3
+    plaintext = decrypt(doc, password, where)
     sk = _bn254_key(plaintext, stored, where)
     return LoadedKey("bn254", sk.public_g2_bytes().hex(), Path(path), fmt, sk.to_bytes())
 
@@ -325,26 +356,7 @@ def load_keystore(path: str | os.PathLike[str], password: str, *, verify_pubkey:
 def _decode_ecdsa(doc: dict[str, Any], password: str, where: str) -> bytes:
     from eth_keyfile import decode_keyfile_json  # imported here: only ECDSA paths need it
 
-    # Check the structure and KDF bounds ourselves first, for messages that name the field.
-    crypto = _crypto(doc, where)
-    kdf_fn = _get(crypto, "kdf", "crypto.kdf", where, str)
-    params = _get(crypto, "kdfparams", "crypto.kdfparams", where, dict)
-    if _get(crypto, "cipher", "crypto.cipher", where, str) != "aes-128-ctr":
-        raise KeystoreError(f"{where}: unsupported cipher; expected 'aes-128-ctr'")
-    _hex(crypto, "ciphertext", "crypto.ciphertext", where)
-    _hex(crypto, "mac", "crypto.mac", where, 32)
-    _hex(_get(crypto, "cipherparams", "crypto.cipherparams", where, dict), "iv", "crypto.cipherparams.iv", where, 16)
-    _hex(params, "salt", "crypto.kdfparams.salt", where)
-    if kdf_fn == "scrypt":
-        n = _int(params, "n", "crypto.kdfparams.n", where, 2, 1 << 24)
-        r = _int(params, "r", "crypto.kdfparams.r", where, 1, 64)
-        _int(params, "p", "crypto.kdfparams.p", where, 1, 64)
-        if 128 * r * n > _MAX_SCRYPT_MEMORY:
-            raise KeystoreError(f"{where}: scrypt parameters in 'crypto.kdfparams' need more than 1 GiB of memory")
-    elif kdf_fn == "pbkdf2":
-        _int(params, "c", "crypto.kdfparams.c", where, 1, _MAX_PBKDF2_ROUNDS)
-    else:
-        raise KeystoreError(f"{where}: unsupported kdf {kdf_fn!r}; expected 'scrypt' or 'pbkdf2'")
+    _v3_parts(doc, where)  # structure and KDF bounds first, for messages that name the field
     if doc.get("version") != 3:
         raise KeystoreError(f"{where}: field 'version' must be 3 for a Web3 Secret Storage keystore")
     try:
@@ -355,11 +367,9 @@ def _decode_ecdsa(doc: dict[str, Any], password: str, where: str) -> bytes:
         raise KeystoreError(f"{where}: eth-keyfile could not decode it ({type(exc).__name__})") from None
     if len(secret) != 32:
         raise KeystoreError(f"{where}: the decrypted ECDSA key is {len(secret)} bytes, expected 32")
-    stored = doc.get("address")
-    if isinstance(stored, str) and stored:
-        addr = stored if stored.startswith(("0x", "0X")) else "0x" + stored
-        if not is_address(addr) or to_checksum_address(addr) != ecdsa.address_of(secret):
-            raise KeystoreError(f"{where}: the decrypted key does not match the stored 'address'")
+    stored = _address_field(doc, where)
+    if stored is not None and stored != ecdsa.address_of(secret):
+        raise KeystoreError(f"{where}: the decrypted key does not match the stored 'address'")
     return secret
 
 
@@ -374,13 +384,11 @@ def inspect_keystore(path: str | os.PathLike[str]) -> KeystoreInfo:
     if curve == "bn254":
         pub_field = "pubkey" if fmt == "eip2335" else "publicKey"
         public = _hex(doc, pub_field, pub_field, where).hex()
-    elif isinstance(doc.get("address"), str) and doc["address"]:
-        addr = doc["address"] if doc["address"].startswith(("0x", "0X")) else "0x" + doc["address"]
-        if not is_address(addr):
-            raise KeystoreError(f"{where}: field 'address' is not a 20-byte hex address")
-        public = to_checksum_address(addr)
+    else:
+        public = _address_field(doc, where)
     ident = doc.get("uuid", doc.get("id"))
-    return KeystoreInfo(Path(path), fmt, curve, public, str(kdf_name), ident if isinstance(ident, str) else None)
+    ident = ident if isinstance(ident, str) else None
+    return KeystoreInfo(Path(path), fmt, curve, public, str(kdf_name), ident)
 
 
 # --- writing ------------------------------------------------------------------------------------

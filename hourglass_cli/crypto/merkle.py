@@ -114,7 +114,7 @@ def merkle_proof(leaves: Sequence[bytes], index: int) -> bytes:
 
 
 def process_proof(proof: bytes, leaf: bytes, index: int) -> bytes:
-    """``Merkle.processInclusionProofKeccak``: the root implied by ``leaf`` at ``index``; raises if malformed."""
+    """``Merkle.processInclusionProofKeccak``: the root ``leaf`` at ``index`` implies; raises if malformed."""
     if not isinstance(leaf, (bytes, bytearray)) or len(leaf) != 32:
         raise CryptoError("a Merkle leaf is 32 bytes")
     if isinstance(index, bool) or not isinstance(index, int) or index < 0:

@@ -116,7 +116,8 @@ def test_digest_depends_on_contract_version_and_inputs() -> None:
     assert base != digests.ecdsa_certificate_digest(1, MSG_HASH, "0x" + "11" * 20)
     assert base != digests.ecdsa_certificate_digest(1, MSG_HASH, VERIFIER, version="2")
     signable = encode_typed_data(full_message=_typed(1, MSG_HASH, VERIFIER, version="2"))
-    assert digests.ecdsa_certificate_digest(1, MSG_HASH, VERIFIER, version="2") == _hash_eip191_message(signable)
+    v2 = digests.ecdsa_certificate_digest(1, MSG_HASH, VERIFIER, version="2")
+    assert v2 == _hash_eip191_message(signable)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The operator-info tree: leaves, roots and proofs as EigenLayer's Merkle.sol and LeafCalculatorMixin do them."""
+"""The operator-info tree: leaves, roots and proofs as EigenLayer's Merkle.sol and LeafCalculatorMixin."""
 
 from __future__ import annotations
 
