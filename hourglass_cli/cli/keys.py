@@ -6,11 +6,15 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from hourglass_cli.cli._app import make_app
 from hourglass_cli.errors import UsageError
+
+if TYPE_CHECKING:
+    from hourglass_cli.crypto.keystore import KeystoreInfo
 
 PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
 
@@ -59,9 +63,9 @@ def generate(
     if curve is Curve.bn254:
         from hourglass_cli.crypto.bn254 import PrivateKey
 
-        keystore.save_bn254_keystore(out, PrivateKey.generate(), password, kdf=kdf)
+        keystore.save_bn254_keystore(out, PrivateKey.generate(), password, kdf=kdf, overwrite=force)
     else:
-        keystore.save_ecdsa_keystore(out, os.urandom(32), password, kdf=kdf)
+        keystore.save_ecdsa_keystore(out, os.urandom(32), password, kdf=kdf, overwrite=force)
     info = keystore.inspect_keystore(out)
     console().print(f"[green]wrote[/green] {out}")
     print_fields("", _info_rows(info))
@@ -104,8 +108,8 @@ def list_(directory: Path = typer.Argument(Path("."), help="Folder to scan for *
         except KeystoreError:
             continue  # other JSON files are not keystores: not an error when listing a folder
         found += 1
-        ident = info.address or _short(info.public_key_hex)
-        table.add_row(path.name, info.curve, info.format, ident)
+        ident = info.public_key if info.curve == "ecdsa" else _short(info.public_key)
+        table.add_row(path.name, info.curve, info.format, ident or "")
     if not found:
         console().print(f"no keystores in {directory}")
         return
@@ -118,10 +122,8 @@ def _short(hex_str: str | None, keep: int = 18) -> str:
     return hex_str if len(hex_str) <= 2 * keep else f"{hex_str[:keep]}…{hex_str[-8:]}"
 
 
-def _info_rows(info: object) -> list[tuple[str, str]]:
-    rows = [("curve", info.curve), ("format", info.format)]  # type: ignore[attr-defined]
-    if info.address:  # type: ignore[attr-defined]
-        rows.append(("address", info.address))  # type: ignore[attr-defined]
-    if info.public_key_hex:  # type: ignore[attr-defined]
-        rows.append(("public key", info.public_key_hex))  # type: ignore[attr-defined]
+def _info_rows(info: KeystoreInfo) -> list[tuple[str, str]]:
+    rows = [("curve", str(info.curve)), ("format", str(info.format)), ("kdf", info.kdf)]
+    if info.public_key:
+        rows.append(("address" if info.curve == "ecdsa" else "public key (G2)", info.public_key))
     return rows
