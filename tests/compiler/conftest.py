@@ -1,0 +1,31 @@
+"""Fixtures for the compiler tests: a scratch copy of contracts/ and the compiler, if any."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from hourglass_cli.compiler.artifacts import contracts_dir
+
+
+@pytest.fixture
+def contracts_copy(tmp_path: Path) -> Path:
+    """A copy of contracts/src and contracts/out that a test may change freely."""
+    base = tmp_path / "contracts"
+    shutil.copytree(contracts_dir() / "src", base / "src")
+    shutil.copytree(contracts_dir() / "out", base / "out")
+    return base
+
+
+@pytest.fixture(scope="session")
+def solc():
+    """The pinned compiler; tests that compile are skipped where none is installed."""
+    from hourglass_cli.compiler.discovery import find_solc
+    from hourglass_cli.errors import ToolNotFoundError
+
+    try:
+        return find_solc()
+    except ToolNotFoundError as exc:
+        pytest.skip(f"no pinned solc here ({exc.message}); run `npm install`")
