@@ -1,0 +1,31 @@
+"""Chains for the contract tests: eth-tester always, anvil where its binary is installed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.contracts.chains import Chain, anvil_binary, anvil_chain, eth_tester_chain
+
+
+@pytest.fixture(params=["eth-tester", "anvil"])
+def chain(request: pytest.FixtureRequest) -> Iterator[Chain]:
+    """A fresh chain per test, on py-evm and on anvil."""
+    if request.param == "eth-tester":
+        yield eth_tester_chain()
+        return
+    binary = anvil_binary()
+    if binary is None:
+        pytest.skip("anvil is not installed (run `npm install` for @foundry-rs/anvil)")
+    chain = anvil_chain(binary)
+    try:
+        yield chain
+    finally:
+        chain.close()
+
+
+@pytest.fixture
+def tester_chain() -> Chain:
+    """A fresh in-process py-evm chain (for the many revert-path tests)."""
+    return eth_tester_chain()
