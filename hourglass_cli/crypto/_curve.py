@@ -193,12 +193,13 @@ def _odd_multiples(base: _J1) -> list[_J1]:
     return out
 
 
-# Fixed-base table for the generator: _GEN_TABLE[i][j] = (j + 1) 16^i G in affine coordinates,
-# so k G is at most 64 mixed additions and no doublings. Built on first use (~10 ms).
-_GEN_TABLE: list[list[G1Point]] = []
+# Fixed-base table for the generator: row i holds (j + 1) 16^i G for j < 15 in affine coordinates,
+# so k G is at most 64 mixed additions and no doublings. Built on first use (~10 ms); assigned
+# in one step so a concurrent first use sees either nothing or the whole table.
+_GEN_TABLE: list[list[G1Point]] | None = None
 
 
-def _build_gen_table() -> None:
+def _build_gen_table() -> list[list[G1Point]]:
     rows: list[list[_J1]] = []
     base = _j1(G1_GENERATOR)
     for _ in range(64):
@@ -207,9 +208,8 @@ def _build_gen_table() -> None:
             row.append(_j1_add(row[-1], base))
         rows.append(row)
         base = _j1_add(row[-1], base)  # 16 * previous base
-    flat = [pt for row in rows for pt in row]
-    affine = _batch_affine(flat)
-    _GEN_TABLE.extend(affine[i : i + 15] for i in range(0, len(affine), 15))
+    affine = _batch_affine([pt for row in rows for pt in row])
+    return [affine[i : i + 15] for i in range(0, len(affine), 15)]
 
 
 def _batch_affine(points: list[_J1]) -> list[G1Point]:
@@ -229,14 +229,16 @@ def _batch_affine(points: list[_J1]) -> list[G1Point]:
 
 
 def _fixed_base_mul(k: int) -> _J1:
-    if not _GEN_TABLE:
-        _build_gen_table()
+    global _GEN_TABLE
+    table = _GEN_TABLE
+    if table is None:
+        table = _GEN_TABLE = _build_gen_table()
     acc = _J1_INF
     i = 0
     while k:
         nib = k & 15
         if nib:
-            x, y = _GEN_TABLE[i][nib - 1]
+            x, y = table[i][nib - 1]
             acc = _j1_add_affine(acc, x, y)
         k >>= 4
         i += 1

@@ -102,6 +102,17 @@ def test_hard_part_exponent_identity() -> None:
     assert sum(c * P**i for i, c in enumerate(lam)) == (P**4 - P**2 + 1) // R
 
 
+def test_miller_loop_additions_never_hit_an_exceptional_case() -> None:
+    # Lines are normalised by their c0 = x_T - x_Q (times Z). The closing Frobenius additions
+    # add [p]Q and [-p^2]Q to T = [6x+2]Q; the optimal-ate relation holds and neither sum
+    # degenerates, so c0 != 0 for every Q of order r.
+    s, x = 6 * _fields.BN_X + 2, _fields.BN_X
+    assert (s + P - P**2 + P**3) % R == 0
+    for k in (s - P, s + P, s + P - P**2, s + P + P**2):
+        assert k % R != 0
+    assert s < R and x % 13 != 4 and x % 97 != 92  # also the subgroup-check preconditions
+
+
 # --- the pairing -------------------------------------------------------------------------------
 
 
