@@ -29,6 +29,8 @@ interface IBN254CertificateVerifierEvents is IBN254CertificateVerifierTypes {
 }
 
 interface IBN254CertificateVerifierErrors {
+    /// @dev Raised by BN254 pairing helpers; listed so the ABI has every error EigenLayer's has.
+    error ECPairingFailed();
     error InvalidOperatorIndex();
     error NonSignerIndicesNotSorted();
 }
