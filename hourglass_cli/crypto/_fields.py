@@ -199,38 +199,6 @@ def f12_sqr(x: Fp12) -> Fp12:
     )  # fmt: skip
 
 
-def f12_mul_line(x: Fp12, l0: int, l1: int, l3: int, l4: int, l6: int, l7: int) -> Fp12:
-    """x * (L0 + L1 w + L2 w^3), L0 = l0+l1u, L1 = l3+l4u, L2 = l6+l7u (a D-twist line): 39 mults."""
-    a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5 = x
-    # A * L0 (Fp2 scalar)
-    t0 = a0 * l0
-    t1 = a1 * l1
-    s0 = t0 - t1
-    s1 = (a0 + a1) * (l0 + l1) - t0 - t1
-    t0 = a2 * l0
-    t1 = a3 * l1
-    s2 = t0 - t1
-    s3 = (a2 + a3) * (l0 + l1) - t0 - t1
-    t0 = a4 * l0
-    t1 = a5 * l1
-    s4 = t0 - t1
-    s5 = (a4 + a5) * (l0 + l1) - t0 - t1
-    # B * (L3, L4, 0)
-    r0, r1, r2, r3, r4, r5 = _f6_mul_01(b0, b1, b2, b3, b4, b5, l3, l4, l6, l7)
-    # (A + B) * (L0 + L3, L4, 0)
-    u0, u1, u2, u3, u4, u5 = _f6_mul_01(
-        a0 + b0, a1 + b1, a2 + b2, a3 + b3, a4 + b4, a5 + b5, l0 + l3, l1 + l4, l6, l7
-    )
-    return (
-        (s0 + 9 * r4 - r5) % P, (s1 + r4 + 9 * r5) % P,
-        (s2 + r0) % P, (s3 + r1) % P,
-        (s4 + r2) % P, (s5 + r3) % P,
-        (u0 - s0 - r0) % P, (u1 - s1 - r1) % P,
-        (u2 - s2 - r2) % P, (u3 - s3 - r3) % P,
-        (u4 - s4 - r4) % P, (u5 - s5 - r5) % P,
-    )  # fmt: skip
-
-
 def f12_mul_line1(x: Fp12, m0: int, m1: int, m2: int, m3: int) -> Fp12:
     """x * (1 + M1 w + M2 w^3), M1 = m0+m1u, M2 = m2+m3u (a normalised line): 30 int mults."""
     a0, a1, a2, a3, a4, a5, b0, b1, b2, b3, b4, b5 = x
