@@ -24,7 +24,16 @@ class Chain:
     w3: Web3
     accounts: list[str]
     _advance: Callable[[int], None]
+    _snapshot: Callable[[], Any]
+    _revert: Callable[[Any], None]
     _close: Callable[[], None] = field(default=lambda: None)
+
+    def snapshot(self) -> Any:
+        """Remember the chain state; `revert(id)` goes back to it (once)."""
+        return self._snapshot()
+
+    def revert(self, snapshot_id: Any) -> None:
+        self._revert(snapshot_id)
 
     def advance(self, seconds: int) -> None:
         """Mine a block at least `seconds` after the latest one."""
@@ -42,9 +51,10 @@ def eth_tester_chain() -> Chain:
     tester = w3.provider.ethereum_tester
 
     def advance(seconds: int) -> None:
-        tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds)
+        # time_travel(t) mines the current block at t - 1 and opens the next one at t.
+        tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds + 1)
 
-    return Chain("eth-tester", w3, list(w3.eth.accounts), advance)
+    return Chain("eth-tester", w3, list(w3.eth.accounts), advance, tester.take_snapshot, tester.revert_to_snapshot)
 
 
 def anvil_binary() -> str | None:
@@ -88,6 +98,12 @@ def anvil_chain(binary: str, deadline_s: float = 30.0) -> Chain:
         w3.provider.make_request("evm_increaseTime", [seconds])
         w3.provider.make_request("evm_mine", [])
 
+    def snapshot() -> Any:
+        return w3.provider.make_request("evm_snapshot", [])["result"]
+
+    def revert(snapshot_id: Any) -> None:
+        w3.provider.make_request("evm_revert", [snapshot_id])
+
     def close() -> None:
         proc.terminate()
         try:
@@ -95,7 +111,7 @@ def anvil_chain(binary: str, deadline_s: float = 30.0) -> Chain:
         except subprocess.TimeoutExpired:
             proc.kill()
 
-    return Chain("anvil", w3, list(w3.eth.accounts), advance, close)
+    return Chain("anvil", w3, list(w3.eth.accounts), advance, snapshot, revert, close)
 
 
 def deploy(chain: Chain, name: str, *args: Any, sender: str | None = None) -> Any:
