@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from eth_utils import keccak  # noqa: E402
 
-from hourglass_cli.crypto import _curve, bn254, pairing  # noqa: E402
+from hourglass_cli.crypto import _curve, bn254, ecdsa, hash_to_curve, pairing  # noqa: E402
 
 
 @dataclass
@@ -116,6 +116,10 @@ def pyecc_verify(digest: bytes, sigma: tuple, apk_g1: tuple, apk_g2: tuple) -> b
 
 SK, SIG = KEYS[0], SIGS[0]
 PK1, PK2 = SK.public_g1(), SK.public_g2()
+OFFCHAIN_MSG = bytes(range(224))  # the size of the aggregator's per-executor message
+OFFCHAIN_SIG = hash_to_curve.sign_offchain(SK.scalar, OFFCHAIN_MSG)
+ECDSA_KEY = keccak(b"bench ecdsa key")
+ECDSA_SIG = ecdsa.sign_hash(ECDSA_KEY, DIGEST)
 RHS = bn254.g1_add(bn254.hash_to_g1(DIGEST), bn254.g1_mul(bn254.G1_GENERATOR, 5))
 
 CASES: list[Case] = [
@@ -164,6 +168,18 @@ CASES: list[Case] = [
         note="+subgroup check, lines",
     ),
     Case("py_ecc verify, 1 signer (baseline)", lambda: pyecc_verify(DIGEST, SIG, PK1, PK2), runs=3),
+    # Off-chain messages (WIRE.md §2a, §2c): RFC 9380 hash-to-curve, as the Go stack signs them.
+    Case("bn254 RFC 9380 hash_to_g1", lambda: hash_to_curve.hash_to_g1(OFFCHAIN_MSG)),
+    Case("bn254 RFC 9380 sign (aggregator task sig)", lambda: hash_to_curve.sign_offchain(SK.scalar, OFFCHAIN_MSG)),
+    Case(
+        "bn254 RFC 9380 verify",
+        lambda: hash_to_curve.verify_offchain(OFFCHAIN_MSG, OFFCHAIN_SIG, PK2),
+        setup=warm(pairing.G2_GENERATOR, PK2),
+        note="key cached",
+    ),
+    # ECDSA operator sets.
+    Case("ecdsa sign_message", lambda: ecdsa.sign_message(ECDSA_KEY, OFFCHAIN_MSG)),
+    Case("ecdsa recover_hash", lambda: ecdsa.recover_hash(DIGEST, ECDSA_SIG)),
 ]
 
 

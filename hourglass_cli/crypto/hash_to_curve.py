@@ -54,20 +54,20 @@ from __future__ import annotations
 
 import hashlib
 
-from eth_utils import keccak
+from eth_hash.auto import keccak
 from py_ecc import optimized_bn128 as _ob
 
-from hourglass_cli.crypto import pairing
+from hourglass_cli.crypto import _curve, pairing
 from hourglass_cli.errors import CryptoError
 
-P = _ob.field_modulus
-R = _ob.curve_order
+P = _curve.P
+R = _curve.R
 B = 3  # y^2 = x^3 + 3
 
 G1Point = tuple[int, int]
 G2Point = tuple[tuple[int, int], tuple[int, int]]
-G1_INFINITY: G1Point = (0, 0)
-G2_INFINITY: G2Point = ((0, 0), (0, 0))
+G1_INFINITY: G1Point = _curve.G1_INFINITY
+G2_INFINITY: G2Point = _curve.G2_INFINITY
 
 DST = b"BLS_SIG_BN254G1_XMD:SHA-256_SSWU_RO_NUL_"
 """The domain tag crypto-libs' ``hashToG1`` passes to gnark (SvdW map despite the name)."""
@@ -160,32 +160,17 @@ def map_to_curve_svdw(u: int) -> G1Point:
     return (x, y)
 
 
-# --- G1 helpers (py_ecc backed) ---------------------------------------------------------------
-
-
-def _to_ob1(pt: G1Point):
-    if pt == G1_INFINITY:
-        return _ob.Z1
-    return (_ob.FQ(pt[0]), _ob.FQ(pt[1]), _ob.FQ.one())
-
-
-def _from_ob1(pt) -> G1Point:
-    if _ob.is_inf(pt):
-        return G1_INFINITY
-    x, y = _ob.normalize(pt)
-    return (int(x), int(y))
+# --- G1 helpers ------------------------------------------------------------------------------
 
 
 def _on_curve_g1(pt: G1Point) -> bool:
-    x, y = pt
-    return pt == G1_INFINITY or (0 <= x < P and 0 <= y < P and (y * y - _g(x)) % P == 0)
+    return _curve.g1_is_on_curve(pt)
 
 
 def hash_to_g1(msg: bytes, dst: bytes = DST) -> G1Point:
     """RFC 9380 hash_to_curve (RO) to BN254 G1: gnark ``bn254.HashToG1(msg, dst)``."""
     u0, u1 = hash_to_field_fp(msg, dst, 2)
-    q = _ob.add(_to_ob1(map_to_curve_svdw(u0)), _to_ob1(map_to_curve_svdw(u1)))
-    return _from_ob1(q)  # cofactor 1: no clearing
+    return _curve.g1_add(map_to_curve_svdw(u0), map_to_curve_svdw(u1))  # cofactor 1: no clearing
 
 
 def encode_to_g1(msg: bytes, dst: bytes = DST) -> G1Point:
@@ -205,7 +190,7 @@ def _check_scalar(sk_scalar: int) -> int:
 
 def sign_bytes(sk_scalar: int, msg: bytes) -> G1Point:
     """``sk * hash_to_g1(msg)`` on the exact bytes: crypto-libs ``PrivateKey.Sign(msg)``."""
-    return _from_ob1(_ob.multiply(_to_ob1(hash_to_g1(msg)), _check_scalar(sk_scalar)))
+    return _curve.g1_mul(hash_to_g1(msg), _check_scalar(sk_scalar))
 
 
 def sign_offchain(sk_scalar: int, message: bytes) -> G1Point:
@@ -225,7 +210,7 @@ def verify_bytes(msg: bytes, sig: G1Point, pk_g2: G2Point) -> bool:
     if pk_g2 == G2_INFINITY:
         raise CryptoError("public key is the point at infinity")
     # e(sig, G2) == e(H, pk)  <=>  e(sig, -G2) * e(H, pk) == 1: one shared final exponentiation.
-    return pairing.pairing_check([(sig, _NEG_G2), (hash_to_g1(msg), pk_g2)])
+    return pairing.pairing_check([(sig, pairing.NEG_G2), (hash_to_g1(msg), pk_g2)])
 
 
 def verify_offchain(message: bytes, sig: G1Point, pk_g2: G2Point) -> bool:
@@ -236,20 +221,10 @@ def verify_offchain(message: bytes, sig: G1Point, pk_g2: G2Point) -> bool:
 # --- G2 helpers -------------------------------------------------------------------------------
 
 
-def _from_ob2(pt) -> G2Point:
-    if _ob.is_inf(pt):
-        return G2_INFINITY
-    x, y = _ob.normalize(pt)
-    return ((int(x.coeffs[0]), int(x.coeffs[1])), (int(y.coeffs[0]), int(y.coeffs[1])))
-
-
 def _check_g2(pt: G2Point, what: str) -> None:
     # The shared pairing module's check (on the twist, coordinates < p, order r; cached).
     if not pairing.g2_is_valid(pt):
         raise CryptoError(f"{what}: not on the BN254 twist or not in the order-r subgroup")
-
-
-_NEG_G2: G2Point = _from_ob2(_ob.neg(_ob.G2))
 
 
 # --- gnark-crypto point encodings (what travels on the wire) ----------------------------------
