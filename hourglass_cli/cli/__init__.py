@@ -19,6 +19,7 @@ from hourglass_cli.errors import HourglassError
 # (module, help) per command group; a group is listed here once it works.
 GROUPS: dict[str, tuple[str, str]] = {
     "keys": ("hourglass_cli.cli.keys", "Create and inspect BN254 and ECDSA operator keystores."),
+    "contracts": ("hourglass_cli.cli.contracts", "Compile the Hourglass contracts; check the artifacts are fresh."),
 }
 
 _state = {"debug": False}

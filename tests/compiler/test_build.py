@@ -6,14 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from hourglass_cli.cli.contracts import app
 from hourglass_cli.compiler import build as builder
 from hourglass_cli.compiler.settings import SOLC_VERSION, compiler_settings
 from hourglass_cli.errors import CompilerError
-
-runner = CliRunner()
+from tests.cli.test_cli_basics import run_cli
 
 
 def _append_comment(base: Path, rel: str) -> None:
@@ -29,9 +26,9 @@ def test_committed_artifacts_are_fresh() -> None:
 
 def test_unchanged_copy_is_fresh(contracts_copy: Path) -> None:
     assert builder.check_fresh(contracts_copy).fresh
-    result = runner.invoke(app, ["build", "--check", "--contracts-dir", str(contracts_copy)])
-    assert result.exit_code == 0, result.output
-    assert "up to date" in result.output
+    result = run_cli("contracts", "build", "--check", "--contracts-dir", str(contracts_copy))
+    assert result.returncode == 0, result.stderr
+    assert "up to date" in result.stdout
 
 
 def test_modified_source_is_stale_and_named(contracts_copy: Path) -> None:
@@ -41,10 +38,10 @@ def test_modified_source_is_stale_and_named(contracts_copy: Path) -> None:
     assert "src/core/TaskMailbox.sol modified" in freshness.reasons
     assert "TaskMailbox" in freshness.stale_artifacts
 
-    result = runner.invoke(app, ["build", "--check", "--contracts-dir", str(contracts_copy)])
-    assert result.exit_code == 1
-    assert "stale artifacts" in result.output and "TaskMailbox" in result.output
-    assert "hourglass contracts build" in result.output
+    result = run_cli("contracts", "build", "--check", "--contracts-dir", str(contracts_copy))
+    assert result.returncode == 1
+    assert "stale artifacts" in result.stderr and "TaskMailbox" in result.stderr
+    assert "hourglass contracts build" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_added_and_removed_sources_are_stale(contracts_copy: Path) -> None:

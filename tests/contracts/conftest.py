@@ -1,4 +1,4 @@
-"""Chains for the contract tests: eth-tester always, anvil where its binary is installed."""
+"""Chains for the contract tests: eth-tester and anvil (installed by `make test`; missing anvil fails)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def chain(request: pytest.FixtureRequest) -> Iterator[Chain]:
         return
     binary = anvil_binary()
     if binary is None:
-        pytest.skip("anvil is not installed (run `npm install` for @foundry-rs/anvil)")
+        pytest.fail("anvil is not installed: `make test` installs it (npm @foundry-rs/anvil into ./node_modules)")
     chain = anvil_chain(binary)
     try:
         yield chain
