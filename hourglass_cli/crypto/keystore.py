@@ -19,16 +19,31 @@ import hmac
 import json
 import os
 import tempfile
-import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from Crypto.Cipher import AES
 from eth_utils import is_address, keccak, to_checksum_address
 
 from hourglass_cli.crypto import ecdsa
+from hourglass_cli.crypto._kdf import (
+    LIGHT_SCRYPT,
+    STANDARD_SCRYPT,
+    KdfParams,
+    aes_128_ctr,
+    derive_key,
+    get_field,
+    hex_field,
+    kdf_args,
+    kdf_params_dict,
+    normalize_password,
+)
+
+__all__ = [
+    "LIGHT_SCRYPT", "STANDARD_SCRYPT", "KdfParams", "KeystoreInfo", "LoadedKey", "inspect_keystore",
+    "load_keystore", "normalize_password", "save_bn254_keystore", "save_ecdsa_keystore",
+]
 from hourglass_cli.crypto.bn254 import R as BN254_R
 from hourglass_cli.crypto.bn254 import PrivateKey as Bn254PrivateKey
 from hourglass_cli.errors import CryptoError, KeystoreError, WrongPasswordError
@@ -36,40 +51,7 @@ from hourglass_cli.errors import CryptoError, KeystoreError, WrongPasswordError
 Curve = Literal["bn254", "ecdsa"]
 KeystoreFormat = Literal["eip2335", "devkit-v3", "web3-v3"]
 
-# Bounds on KDF work read from a file, so a hostile keystore cannot exhaust memory or CPU.
-_MAX_SCRYPT_MEMORY = 1 << 30
-_MAX_PBKDF2_ROUNDS = 10_000_000
 
-
-@dataclass(frozen=True)
-class KdfParams:
-    """KDF settings for writing a keystore. Defaults are the EIP-2335/geth standard (scrypt 2^18, 8, 1)."""
-
-    function: Literal["scrypt", "pbkdf2"] = "scrypt"
-    n: int = 2**18  # scrypt cost
-    r: int = 8  # scrypt block size
-    p: int = 1  # scrypt parallelism
-    c: int = 262_144  # pbkdf2 rounds
-    dklen: int = 32
-
-    @classmethod
-    def standard(cls) -> KdfParams:
-        """scrypt n=2^18, r=8, p=1: about 1.6 s and 256 MiB per decryption. Use for real keys."""
-        return cls()
-
-    @classmethod
-    def light(cls) -> KdfParams:
-        """scrypt n=2^12: milliseconds to open, so also cheap to brute force. Devnet keys only."""
-        return cls(n=2**12)
-
-    @classmethod
-    def pbkdf2(cls, rounds: int = 262_144) -> KdfParams:
-        """PBKDF2-HMAC-SHA256 with ``rounds`` iterations."""
-        return cls(function="pbkdf2", c=rounds)
-
-
-STANDARD_SCRYPT = KdfParams.standard()
-LIGHT_SCRYPT = KdfParams.light()  # devnet only: not for keys that guard anything of value
 
 
 @dataclass(frozen=True, repr=False, eq=False)
@@ -110,99 +92,6 @@ class KeystoreInfo:
     uuid: str | None
 
 
-def normalize_password(password: str) -> bytes:
-    """EIP-2335 password bytes: NFKD, then drop C0 (0x00-0x1F), DEL and C1 (0x80-0x9F), UTF-8."""
-    if not isinstance(password, str):
-        raise KeystoreError("a keystore password must be a str")
-    nfkd = unicodedata.normalize("NFKD", password)
-    return "".join(ch for ch in nfkd if not (ord(ch) <= 0x1F or 0x7F <= ord(ch) <= 0x9F)).encode("utf-8")
-
-
-# --- field access with messages that name the file and the field -------------------------------
-
-
-def _get(obj: dict[str, Any], key: str, dotted: str, where: str, kind: type | tuple[type, ...]) -> Any:
-    if key not in obj:
-        raise KeystoreError(f"{where}: missing field '{dotted}'")
-    value = obj[key]
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise KeystoreError(f"{where}: field '{dotted}' has the wrong type")
-    return value
-
-
-def _hex(obj: dict[str, Any], key: str, dotted: str, where: str, length: int | None = None) -> bytes:
-    text = _get(obj, key, dotted, where, str)
-    text = text[2:] if text[:2] in ("0x", "0X") else text
-    try:
-        raw = bytes.fromhex(text)
-    except ValueError:
-        raise KeystoreError(f"{where}: field '{dotted}' is not valid hex") from None
-    if length is not None and len(raw) != length:
-        raise KeystoreError(f"{where}: field '{dotted}' must be {length} bytes, got {len(raw)}")
-    return raw
-
-
-def _int(obj: dict[str, Any], key: str, dotted: str, where: str, lo: int, hi: int) -> int:
-    value = _get(obj, key, dotted, where, int)
-    if not lo <= value <= hi:
-        raise KeystoreError(f"{where}: field '{dotted}' = {value} is outside {lo}..{hi}")
-    return value
-
-
-# --- KDF and cipher -----------------------------------------------------------------------------
-
-
-def _kdf_args(function: str, params: dict[str, Any], where: str, prefix: str) -> dict[str, Any]:
-    """Parse and bound-check a file's KDF parameters (before any work is done)."""
-    args: dict[str, Any] = {
-        "salt": _hex(params, "salt", f"{prefix}.salt", where),
-        "dklen": _int(params, "dklen", f"{prefix}.dklen", where, 32, 64),
-    }
-    if function == "scrypt":
-        n = args["n"] = _int(params, "n", f"{prefix}.n", where, 2, 1 << 24)
-        r = args["r"] = _int(params, "r", f"{prefix}.r", where, 1, 64)
-        p = args["p"] = _int(params, "p", f"{prefix}.p", where, 1, 64)
-        if n & (n - 1):
-            raise KeystoreError(f"{where}: field '{prefix}.n' must be a power of two")
-        args["maxmem"] = 128 * r * (n + 2) + 128 * r * p + (1 << 20)  # OpenSSL's need, plus slack
-        if args["maxmem"] > _MAX_SCRYPT_MEMORY:
-            raise KeystoreError(f"{where}: scrypt parameters in '{prefix}' need more than 1 GiB of memory")
-    elif function == "pbkdf2":
-        args["c"] = _int(params, "c", f"{prefix}.c", where, 1, _MAX_PBKDF2_ROUNDS)
-        prf = _get(params, "prf", f"{prefix}.prf", where, str)
-        if prf != "hmac-sha256":
-            raise KeystoreError(f"{where}: field '{prefix}.prf' is {prf!r}; only 'hmac-sha256' is supported")
-    else:
-        raise KeystoreError(f"{where}: unsupported kdf {function!r}; expected 'scrypt' or 'pbkdf2'")
-    return args
-
-
-def _derive(function: str, params: dict[str, Any], password: bytes, where: str, prefix: str) -> bytes:
-    """Run the file's KDF with bounds-checked parameters; returns the derived key (≥ 32 bytes)."""
-    a = _kdf_args(function, params, where, prefix)
-    if function == "pbkdf2":
-        return hashlib.pbkdf2_hmac("sha256", password, a["salt"], a["c"], a["dklen"])
-    try:
-        return hashlib.scrypt(
-            password, salt=a["salt"], n=a["n"], r=a["r"], p=a["p"], dklen=a["dklen"], maxmem=a["maxmem"]
-        )
-    except (ValueError, MemoryError) as exc:
-        raise KeystoreError(f"{where}: scrypt failed with the parameters in '{prefix}' ({exc})") from None
-
-
-def _aes_128_ctr(key: bytes, iv: bytes, data: bytes) -> bytes:
-    # The IV is the whole 128-bit big-endian counter block, as in EIP-2335 and geth.
-    return AES.new(key[:16], AES.MODE_CTR, nonce=b"", initial_value=iv).encrypt(data)
-
-
-def _kdf_params_dict(kdf: KdfParams, salt: bytes) -> dict[str, Any]:
-    if kdf.function == "scrypt":
-        return {"dklen": kdf.dklen, "n": kdf.n, "r": kdf.r, "p": kdf.p, "salt": salt.hex()}
-    if kdf.function == "pbkdf2":
-        return {"dklen": kdf.dklen, "c": kdf.c, "prf": "hmac-sha256", "salt": salt.hex()}
-    raise KeystoreError(f"unsupported kdf {kdf.function!r}; expected 'scrypt' or 'pbkdf2'")
-
-
 def _wrong_password(where: str, password: str) -> WrongPasswordError:
     extra = " (an empty password was given)" if password == "" else ""
     return WrongPasswordError(f"{where}: wrong password — the keystore checksum does not match{extra}")
@@ -233,7 +122,7 @@ def _read_json(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
 
 def _crypto(doc: dict[str, Any], where: str) -> dict[str, Any]:
     key = "crypto" if "crypto" in doc else "Crypto"  # early geth files capitalised it
-    return _get(doc, key, "crypto", where, dict)
+    return get_field(doc, key, "crypto", where, dict)
 
 
 def _detect(doc: dict[str, Any], where: str) -> tuple[KeystoreFormat, Curve]:
@@ -259,45 +148,45 @@ def _detect(doc: dict[str, Any], where: str) -> tuple[KeystoreFormat, Curve]:
 
 def _decrypt_eip2335(doc: dict[str, Any], password: str, where: str) -> bytes:
     crypto = _crypto(doc, where)
-    kdf = _get(crypto, "kdf", "crypto.kdf", where, dict)
-    checksum = _get(crypto, "checksum", "crypto.checksum", where, dict)
-    cipher = _get(crypto, "cipher", "crypto.cipher", where, dict)
-    kdf_fn = _get(kdf, "function", "crypto.kdf.function", where, str)
-    kdf_params = _get(kdf, "params", "crypto.kdf.params", where, dict)
-    if _get(checksum, "function", "crypto.checksum.function", where, str) != "sha256":
+    kdf = get_field(crypto, "kdf", "crypto.kdf", where, dict)
+    checksum = get_field(crypto, "checksum", "crypto.checksum", where, dict)
+    cipher = get_field(crypto, "cipher", "crypto.cipher", where, dict)
+    kdf_fn = get_field(kdf, "function", "crypto.kdf.function", where, str)
+    kdf_params = get_field(kdf, "params", "crypto.kdf.params", where, dict)
+    if get_field(checksum, "function", "crypto.checksum.function", where, str) != "sha256":
         raise KeystoreError(f"{where}: unsupported checksum function; expected 'sha256'")
-    expected = _hex(checksum, "message", "crypto.checksum.message", where, 32)
-    if _get(cipher, "function", "crypto.cipher.function", where, str) != "aes-128-ctr":
+    expected = hex_field(checksum, "message", "crypto.checksum.message", where, 32)
+    if get_field(cipher, "function", "crypto.cipher.function", where, str) != "aes-128-ctr":
         raise KeystoreError(f"{where}: unsupported cipher; expected 'aes-128-ctr'")
-    cipher_params = _get(cipher, "params", "crypto.cipher.params", where, dict)
-    iv = _hex(cipher_params, "iv", "crypto.cipher.params.iv", where, 16)
-    ciphertext = _hex(cipher, "message", "crypto.cipher.message", where)
-    dk = _derive(kdf_fn, kdf_params, normalize_password(password), where, "crypto.kdf.params")
+    cipher_params = get_field(cipher, "params", "crypto.cipher.params", where, dict)
+    iv = hex_field(cipher_params, "iv", "crypto.cipher.params.iv", where, 16)
+    ciphertext = hex_field(cipher, "message", "crypto.cipher.message", where)
+    dk = derive_key(kdf_fn, kdf_params, normalize_password(password), where, "crypto.kdf.params")
     if not hmac.compare_digest(hashlib.sha256(dk[16:32] + ciphertext).digest(), expected):
         raise _wrong_password(where, password)
-    return _aes_128_ctr(dk[:16], iv, ciphertext)
+    return aes_128_ctr(dk[:16], iv, ciphertext)
 
 
 def _v3_parts(doc: dict[str, Any], where: str) -> tuple[str, dict[str, Any], bytes, bytes, bytes]:
     """Validate a geth v3 ``crypto`` block: (kdf, kdfparams, ciphertext, iv, mac)."""
     crypto = _crypto(doc, where)
-    kdf_fn = _get(crypto, "kdf", "crypto.kdf", where, str)
-    params = _get(crypto, "kdfparams", "crypto.kdfparams", where, dict)
-    _kdf_args(kdf_fn, params, where, "crypto.kdfparams")
-    if _get(crypto, "cipher", "crypto.cipher", where, str) != "aes-128-ctr":
+    kdf_fn = get_field(crypto, "kdf", "crypto.kdf", where, str)
+    params = get_field(crypto, "kdfparams", "crypto.kdfparams", where, dict)
+    kdf_args(kdf_fn, params, where, "crypto.kdfparams")
+    if get_field(crypto, "cipher", "crypto.cipher", where, str) != "aes-128-ctr":
         raise KeystoreError(f"{where}: unsupported cipher; expected 'aes-128-ctr'")
-    ciphertext = _hex(crypto, "ciphertext", "crypto.ciphertext", where)
-    cipher_params = _get(crypto, "cipherparams", "crypto.cipherparams", where, dict)
-    iv = _hex(cipher_params, "iv", "crypto.cipherparams.iv", where, 16)
-    return kdf_fn, params, ciphertext, iv, _hex(crypto, "mac", "crypto.mac", where, 32)
+    ciphertext = hex_field(crypto, "ciphertext", "crypto.ciphertext", where)
+    cipher_params = get_field(crypto, "cipherparams", "crypto.cipherparams", where, dict)
+    iv = hex_field(cipher_params, "iv", "crypto.cipherparams.iv", where, 16)
+    return kdf_fn, params, ciphertext, iv, hex_field(crypto, "mac", "crypto.mac", where, 32)
 
 
 def _decrypt_v3(doc: dict[str, Any], password: str, where: str) -> bytes:
     kdf_fn, params, ciphertext, iv, mac = _v3_parts(doc, where)
-    dk = _derive(kdf_fn, params, password.encode("utf-8"), where, "crypto.kdfparams")
+    dk = derive_key(kdf_fn, params, password.encode("utf-8"), where, "crypto.kdfparams")
     if not hmac.compare_digest(keccak(dk[16:32] + ciphertext), mac):
         raise _wrong_password(where, password)
-    return _aes_128_ctr(dk[:16], iv, ciphertext)
+    return aes_128_ctr(dk[:16], iv, ciphertext)
 
 
 def _address_field(doc: dict[str, Any], where: str) -> str | None:
@@ -341,7 +230,7 @@ def load_keystore(path: str | os.PathLike[str], password: str, *, verify_pubkey:
     pub_field = "pubkey" if fmt == "eip2335" else "publicKey"
     stored = None
     if verify_pubkey:
-        stored = _hex(doc, pub_field, pub_field, where)
+        stored = hex_field(doc, pub_field, pub_field, where)
         if len(stored) != 128:
             raise KeystoreError(
                 f"{where}: field '{pub_field}' is {len(stored)} bytes; a BN254 G2 public key is 128",
@@ -383,7 +272,7 @@ def inspect_keystore(path: str | os.PathLike[str]) -> KeystoreInfo:
     public: str | None = None
     if curve == "bn254":
         pub_field = "pubkey" if fmt == "eip2335" else "publicKey"
-        public = _hex(doc, pub_field, pub_field, where).hex()
+        public = hex_field(doc, pub_field, pub_field, where).hex()
     else:
         public = _address_field(doc, where)
     ident = doc.get("uuid", doc.get("id"))
@@ -436,9 +325,9 @@ def save_bn254_keystore(
     if not isinstance(sk, Bn254PrivateKey):
         raise KeystoreError("save_bn254_keystore needs a bn254.PrivateKey")
     salt, iv = os.urandom(32), os.urandom(16)
-    params = _kdf_params_dict(kdf, salt)
-    dk = _derive(kdf.function, params, normalize_password(password), str(path), "kdf")
-    ciphertext = _aes_128_ctr(dk[:16], iv, sk.to_bytes())
+    params = kdf_params_dict(kdf, salt)
+    dk = derive_key(kdf.function, params, normalize_password(password), str(path), "kdf")
+    ciphertext = aes_128_ctr(dk[:16], iv, sk.to_bytes())
     doc: dict[str, Any] = {
         "crypto": {
             "kdf": {"function": kdf.function, "params": params, "message": ""},
