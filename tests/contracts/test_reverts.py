@@ -8,7 +8,7 @@ import pytest
 from eth_abi import encode
 
 from tests.contracts import stack as s
-from tests.contracts.chains import Chain, anvil_binary, anvil_chain, eth_tester_chain, send
+from tests.contracts.chains import anvil_binary, anvil_chain, eth_tester_chain, send
 from tests.contracts.reverts import assert_reverts
 
 pytestmark = pytest.mark.slow
