@@ -1,0 +1,1 @@
+"""The local devnet: chains (anvil or embedded), deployment, operators, the supervisor and its state."""

@@ -1,0 +1,222 @@
+"""Child-process plumbing shared by the chain backends: ports, spawn, readiness, stop.
+
+No fixed sleeps: readiness polls the real JSON-RPC with a deadline and waits between polls on
+the child's exit (so a crash is seen at once); stopping waits on the process with a deadline.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import http.client
+import json
+import os
+import select
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from hourglass_cli.errors import DevnetError
+
+_PR_SET_PDEATHSIG = 1
+_libc: ctypes.CDLL | None = None
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nothing listens on right now (the kernel's pick)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    """True if something listens on host:port (SO_REUSEADDR: a TIME_WAIT leftover is not "in use")."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return True
+            raise
+    return False
+
+
+def choose_port(host: str, port: int | None) -> int:
+    """`port` checked to be free, or a free one when it is 0/None; DevnetError naming a busy port."""
+    if not port:
+        return free_port(host)
+    if not 0 < port < 65536:
+        raise DevnetError(f"port {port} is not a valid TCP port", hint="use 1-65535, or 0 to pick a free one")
+    if port_in_use(host, port):
+        raise DevnetError(
+            f"port {port} on {host} is already in use",
+            hint="stop whatever listens there, choose another --port, or omit it to pick a free one",
+        )
+    return port
+
+
+def _child_setup(parent_pid: int, pdeathsig: bool) -> None:
+    """Runs in the child between fork and exec: die with the parent (Linux)."""
+    if pdeathsig and _libc is not None:
+        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before prctl took effect
+            os._exit(1)
+
+
+def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """Start argv in its own process group with output appended to log_path; dies with us on Linux.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked exits, so it is only set when spawning
+    from the main thread; from other threads the child relies on its process group being stopped.
+    """
+    global _libc
+    pdeathsig = sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
+    if pdeathsig and _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)  # loaded here, never in the forked child
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    parent_pid = os.getpid()
+    with open(log_path, "ab") as log:
+        try:
+            return subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                process_group=0,
+                preexec_fn=(lambda: _child_setup(parent_pid, pdeathsig)) if pdeathsig else None,
+                close_fds=True,
+            )
+        except OSError as exc:
+            raise DevnetError(f"cannot run {argv[0]}: {exc}") from None
+
+
+def rpc_call(url: str, method: str, params: list | None = None, timeout: float = 2.0) -> object:
+    """One JSON-RPC call with the standard library (no web3 import); raises OSError/ValueError."""
+    host_port = url.split("://", 1)[-1].split("/", 1)[0]
+    host, _, port = host_port.rpartition(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+    try:
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []})
+        conn.request("POST", "/", body, {"Content-Type": "application/json"})
+        answer = json.loads(conn.getresponse().read())
+    finally:
+        conn.close()
+    if "error" in answer:
+        raise ValueError(f"{method}: {answer['error']}")
+    return answer["result"]
+
+
+def wait_ready(url: str, proc: subprocess.Popen[bytes], deadline_s: float, what: str, log_path: Path) -> str:
+    """Poll web3_clientVersion until it answers; the client version. DevnetError on exit/timeout."""
+    stop_at = time.monotonic() + deadline_s
+    interval = 0.01
+    while True:
+        try:
+            return str(rpc_call(url, "web3_clientVersion", timeout=1.0))
+        except (OSError, ValueError, http.client.HTTPException):
+            pass
+        remaining = stop_at - time.monotonic()
+        if remaining <= 0:
+            raise DevnetError(
+                f"{what} did not answer on {url} within {deadline_s:.0f} s" + _log_tail(log_path),
+                hint=f"see {log_path}",
+            )
+        try:
+            # wait on the child's exit, not a fixed sleep: a crash ends the wait at once
+            code = proc.wait(timeout=min(interval, remaining))
+        except subprocess.TimeoutExpired:
+            interval = min(interval * 1.5, 0.1)
+            continue
+        raise DevnetError(
+            f"{what} exited with code {code} before answering on {url}" + _log_tail(log_path),
+            hint=f"see {log_path}",
+        )
+
+
+def _log_tail(log_path: Path, lines: int = 5) -> str:
+    try:
+        tail = log_path.read_text(errors="replace").strip().splitlines()[-lines:]
+    except OSError:
+        return ""
+    return ("; last output: " + " | ".join(tail)) if tail else ""
+
+
+def pid_alive(pid: int) -> bool:
+    """True while process `pid` exists (and is not a zombie we could still reap)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie (exited, not reaped) counts as gone
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            return f.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except OSError:
+        return True
+
+
+def _wait_gone(pid: int, proc: subprocess.Popen[bytes] | None, timeout: float) -> bool:
+    """Wait up to timeout for pid to exit; True if it did."""
+    if proc is not None:
+        try:
+            proc.wait(timeout=timeout)
+            return True
+        except subprocess.TimeoutExpired:
+            return False
+    try:
+        fd = os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        fd = None
+    if fd is not None:
+        try:
+            ready, _, _ = select.select([fd], [], [], timeout)  # readable when the process exits
+            return bool(ready) or not pid_alive(pid)
+        finally:
+            os.close(fd)
+    stop_at = time.monotonic() + timeout
+    gone = threading.Event()
+    while pid_alive(pid):
+        if time.monotonic() >= stop_at:
+            return False
+        gone.wait(0.02)  # no pidfd: poll the condition
+    return True
+
+
+def stop_process(pid: int, proc: subprocess.Popen[bytes] | None = None, timeout: float = 10.0) -> None:
+    """SIGTERM the process group led by pid, wait up to timeout, then SIGKILL it."""
+    stop_at = time.monotonic() + timeout
+    _signal_group(pid, signal.SIGTERM)
+    if _wait_gone(pid, proc, timeout) and _wait_group_gone(pid, stop_at):
+        return
+    _signal_group(pid, signal.SIGKILL)
+    if not (_wait_gone(pid, proc, 5.0) and _wait_group_gone(pid, time.monotonic() + 5.0)):
+        raise DevnetError(f"process {pid} did not exit after SIGKILL")
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        os.kill(pgid, sig)
+
+
+def _wait_group_gone(pgid: int, stop_at: float) -> bool:
+    """The group's other members (e.g. the real anvil behind npm's node wrapper) exit too."""
+    pause = threading.Event()
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return True
+        if time.monotonic() >= stop_at:
+            return False
+        pause.wait(0.02)  # no handle on grandchildren: poll the condition until the deadline

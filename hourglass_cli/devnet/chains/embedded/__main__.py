@@ -1,0 +1,35 @@
+"""``python -m hourglass_cli.devnet.chains.embedded --port N``: serve the embedded chain alone."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from hourglass_cli.devnet.chains.embedded.accounts import DEFAULT_ACCOUNTS, DEFAULT_MNEMONIC
+
+READY_PREFIX = "hourglass embedded chain listening on "
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m hourglass_cli.devnet.chains.embedded", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8545, help="port (0 = any free port; default 8545)")
+    parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS, help="funded dev accounts (default 10)")
+    parser.add_argument("--mnemonic", default=DEFAULT_MNEMONIC, help="mnemonic of the dev accounts (anvil's default)")
+    args = parser.parse_args(argv)
+
+    from hourglass_cli.devnet.chains.embedded.server import serve
+
+    def ready(url: str) -> None:
+        print(READY_PREFIX + url, flush=True)
+
+    try:
+        serve(args.host, args.port, ready, mnemonic=args.mnemonic, accounts=args.accounts)
+    except OSError as exc:
+        print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
