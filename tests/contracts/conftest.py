@@ -29,3 +29,12 @@ def chain(request: pytest.FixtureRequest) -> Iterator[Chain]:
 def tester_chain() -> Chain:
     """A fresh in-process py-evm chain (for the many revert-path tests)."""
     return eth_tester_chain()
+
+
+@pytest.fixture(scope="session")
+def sol_artifacts(request: pytest.FixtureRequest) -> dict:
+    """ABI and bytecode of the test-only tests/contracts/sol/*.sol, compiled once per session."""
+    from tests.contracts.sol import compile_test_contracts
+
+    cache = getattr(request.config, "cache", None)  # absent under `-p no:cacheprovider`
+    return compile_test_contracts(cache.mkdir("hourglass-test-sol") if cache is not None else None)
