@@ -14,6 +14,7 @@ from typing import Any
 from eth import constants
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
+from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
@@ -37,8 +38,36 @@ class FastState(PragueState):
     computation_class = FastComputation
 
 
-class FastPragueVM(PragueVM):
-    """PragueVM with the fast BN254 precompiles (same gas, same results)."""
+class DevPragueVM(PragueVM):
+    """PragueVM that, like anvil, accepts a block in the same second as its parent."""
+
+    @classmethod
+    def validate_header(cls, header: Any, parent_header: Any) -> None:
+        # py-evm insists on strictly later timestamps; anvil automines several blocks per second
+        # at the wall-clock time, and clients (and our parity tests) expect exactly that.
+        if parent_header is not None and header.timestamp == parent_header.timestamp:
+            parent_header = parent_header.copy(timestamp=parent_header.timestamp - 1)
+        super().validate_header(header, parent_header)
+
+    @classmethod
+    def validate_gas(cls, header: Any, parent_header: Any) -> None:
+        super().validate_gas(header, _as_base_fee_parent(parent_header))
+
+
+def _as_base_fee_parent(parent: Any) -> Any:
+    """Anvil's block 1 keeps the genesis base fee: treat genesis as exactly at the gas target."""
+    if parent.block_number == 0:
+        return parent.copy(gas_used=parent.gas_limit // 2)
+    return parent
+
+
+def expected_base_fee(parent: Any) -> int:
+    """The base fee of the block after `parent` (EIP-1559, with anvil's genesis rule)."""
+    return calculate_expected_base_fee_per_gas(_as_base_fee_parent(parent))
+
+
+class FastPragueVM(DevPragueVM):
+    """DevPragueVM with the fast BN254 precompiles (same gas, same results)."""
 
     _state_class = FastState
 
@@ -50,7 +79,8 @@ class _DevChain(MiningChain):
         # A constant gas limit (like anvil) and anvil's zero beacon root.
         header_params.setdefault("gas_limit", parent_header.gas_limit)
         header_params.setdefault("parent_beacon_block_root", ZERO_HASH)
-        return super().create_header_from_parent(parent_header, **header_params)
+        header = super().create_header_from_parent(parent_header, **header_params)
+        return header.copy(base_fee_per_gas=expected_base_fee(parent_header))
 
 
 class DevChain(_DevChain):
@@ -60,7 +90,7 @@ class DevChain(_DevChain):
 class PyEccDevChain(_DevChain):
     """The same chain on py-evm's own (py_ecc) precompiles: for tests and benchmarks."""
 
-    vm_configuration = ((0, PragueVM),)
+    vm_configuration = ((0, DevPragueVM),)
 
 
 def new_chain(

@@ -34,10 +34,10 @@ class LogFilter:
     def matches(self, entry: LogEntry) -> bool:
         if self.addresses is not None and entry.address not in self.addresses:
             return False
-        if len(self.topics) > len(entry.topics):
-            return False
-        for wanted, topic in zip(self.topics, entry.topics):
-            if wanted is not None and topic not in wanted:
+        # as anvil: a wildcard position matches even where the log has no topic (geth: no match)
+        topics = entry.topics
+        for i, wanted in enumerate(self.topics):
+            if wanted is not None and (i >= len(topics) or topics[i] not in wanted):
                 return False
         return True
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from eth.constants import GENESIS_PARENT_HASH
-from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
 from eth_keys import keys
 from eth_utils import ValidationError
 
@@ -26,7 +25,7 @@ from hourglass_cli.devnet.chains.embedded.accounts import (
     DEFAULT_MNEMONIC,
     dev_keys,
 )
-from hourglass_cli.devnet.chains.embedded.evm import CHAIN_ID, new_chain
+from hourglass_cli.devnet.chains.embedded.evm import CHAIN_ID, expected_base_fee, new_chain
 from hourglass_cli.devnet.chains.embedded.logindex import LogIndex
 from hourglass_cli.devnet.chains.embedded.params import SERVER_ERROR, BlockRef, RpcError, TxParams
 from hourglass_cli.devnet.chains.embedded.wire import BlockRecord, hx
@@ -112,10 +111,10 @@ class Node:
         return header.copy(state_root=self._head_state_root)
 
     def next_base_fee(self) -> int:
-        return calculate_expected_base_fee_per_gas(self.head.header)
+        return expected_base_fee(self.head.header)
 
     def base_fee_after(self, record: BlockRecord) -> int:
-        return calculate_expected_base_fee_per_gas(record.header)
+        return expected_base_fee(record.header)
 
     # --- state ------------------------------------------------------------------------------
 
@@ -158,18 +157,19 @@ class Node:
     def _timestamp_after(self, parent: Any) -> int:
         if self._next_timestamp is not None:
             return self._next_timestamp
-        # like anvil, blocks track the wall clock; py-evm needs strictly increasing timestamps
-        return max(parent.timestamp + 1, int(self._clock()) + self._time_offset)
+        # like anvil: the wall clock plus evm_increaseTime's offset, never before the parent
+        # (blocks mined within one second share its timestamp)
+        return max(parent.timestamp, int(self._clock()) + self._time_offset)
 
     def increase_time(self, seconds: int) -> int:
         self._time_offset += seconds
         return self._time_offset
 
     def set_next_timestamp(self, timestamp: int) -> None:
-        if timestamp <= self.head.header.timestamp:
+        if timestamp < self.head.header.timestamp:
             raise RpcError(
                 SERVER_ERROR,
-                f"timestamp {timestamp} must be greater than the latest block's ({self.head.header.timestamp})",
+                f"timestamp {timestamp} is before the latest block's ({self.head.header.timestamp})",
             )
         self._next_timestamp = timestamp
 

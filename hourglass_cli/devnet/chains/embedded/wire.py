@@ -150,7 +150,7 @@ class BlockRecord:
             "from": hx(self.senders[index]),
             "to": hx(tx.to) if tx.to else None,
             "contractAddress": hx(created) if created else None,
-            "blockTimestamp": q(self.header.timestamp),
+            "blockTimestamp": self.header.timestamp,  # a JSON number in anvil's receipts (hex in its logs)
         }
 
     def json(self, full: bool) -> dict[str, Any]:

@@ -1,0 +1,214 @@
+"""Deploying the Hourglass core contracts and one AVS's contracts onto a devnet chain.
+
+Order (each constructor names contracts deployed before it): KeyRegistrar → DevnetOperatorTableUpdater →
+BN254 and ECDSA CertificateVerifiers → updater.setCertificateVerifiers → TaskMailbox → initialize →
+AVSTaskHook → TaskAVSRegistrar (AvsConfig: aggregator set 0, executor set 1) → KeyRegistrar.configureOperatorSet
+for both sets (by the AVS). Addresses follow from the deployer's nonces, so every transaction is sent
+back to back with a computed gas limit (no estimation: py-evm estimates by re-running a call a dozen
+times) and the receipts are collected at the end.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any
+
+from hourglass_cli.chain.structs import ZERO_ADDRESS, AvsConfig, CurveType, operator_set
+from hourglass_cli.errors import DevnetError
+
+if TYPE_CHECKING:
+    from web3 import Web3
+    from web3.contract import Contract
+
+    from hourglass_cli.chain.sender import PendingTx, TxSender
+    from hourglass_cli.devnet.accounts import DevnetAccounts
+
+CONTRACTS_VERSION = "1.0.0"
+AGGREGATOR_SET_ID = 0
+EXECUTOR_SET_ID = 1
+DEFAULT_MAX_TASK_SLA = 3600  # the mailbox's cap on a task's SLA (seconds)
+STATE_FORMAT = 1
+
+# Gas of the small calls (measured ~47-75k); the limit only has to be high enough, unused gas is refunded.
+CALL_GAS = 200_000
+
+
+def deploy_gas(name: str, args_size: int = 0) -> int:
+    """A deployment's gas limit from its code size: CREATE + init-code calldata + 200/byte of runtime code.
+
+    Measured constructors add 0-80k on top of the formula; 300k leaves room for that to grow.
+    """
+    from hourglass_cli.compiler.artifacts import load_artifact
+
+    art = load_artifact(name)
+    init = len(art["bytecode"].removeprefix("0x")) // 2 + args_size
+    runtime = len(art["deployedBytecode"].removeprefix("0x")) // 2
+    return 53_000 + 16 * init + 2 * ((init + 31) // 32) + 200 * runtime + 300_000
+
+
+@dataclass(frozen=True)
+class CoreDeployment:
+    """Addresses of one devnet's contracts and the AVS's operator-set layout (JSON round-trips)."""
+
+    chain_id: int
+    deployer: str
+    avs: str
+    key_registrar: str
+    operator_table_updater: str
+    bn254_certificate_verifier: str
+    ecdsa_certificate_verifier: str
+    task_mailbox: str
+    task_avs_registrar: str
+    avs_task_hook: str
+    curve: str  # "bn254" | "ecdsa": the curve of both operator sets
+    aggregator_operator_set_id: int = AGGREGATOR_SET_ID
+    executor_operator_set_id: int = EXECUTOR_SET_ID
+    max_task_sla: int = DEFAULT_MAX_TASK_SLA
+    deployed_at_block: int = 0  # the first block a poller has to look at
+
+    @property
+    def curve_type(self) -> CurveType:
+        return CurveType.parse(self.curve)
+
+    @property
+    def certificate_verifier(self) -> str:
+        """The verifier of the executor set's curve."""
+        return self.bn254_certificate_verifier if self.curve_type == CurveType.BN254 else self.ecdsa_certificate_verifier
+
+    def operator_set(self, set_id: int) -> tuple[str, int]:
+        return operator_set(self.avs, set_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"format": STATE_FORMAT, **asdict(self)}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any] | str) -> CoreDeployment:
+        doc = json.loads(data) if isinstance(data, str) else dict(data)
+        if doc.pop("format", STATE_FORMAT) != STATE_FORMAT:
+            raise DevnetError("the devnet state was written by another hourglass version",
+                              hint="stop the devnet and start it again (`hourglass devnet stop && hourglass devnet start`)")
+        names = {f.name for f in fields(cls)}
+        missing = names - set(doc) - {"aggregator_operator_set_id", "executor_operator_set_id", "max_task_sla",
+                                      "deployed_at_block"}
+        if missing:
+            raise DevnetError(f"the devnet state lacks {', '.join(sorted(missing))}",
+                              hint="stop the devnet and start it again to rewrite it")
+        return cls(**{k: v for k, v in doc.items() if k in names})
+
+    def bind(self, w3: Web3) -> CoreContracts:
+        """web3 contract objects for every address."""
+        from hourglass_cli.chain.contracts import contract
+
+        return CoreContracts(
+            key_registrar=contract(w3, "KeyRegistrar", self.key_registrar),
+            operator_table_updater=contract(w3, "DevnetOperatorTableUpdater", self.operator_table_updater),
+            bn254_certificate_verifier=contract(w3, "BN254CertificateVerifier", self.bn254_certificate_verifier),
+            ecdsa_certificate_verifier=contract(w3, "ECDSACertificateVerifier", self.ecdsa_certificate_verifier),
+            task_mailbox=contract(w3, "TaskMailbox", self.task_mailbox),
+            task_avs_registrar=contract(w3, "TaskAVSRegistrar", self.task_avs_registrar),
+            avs_task_hook=contract(w3, "AVSTaskHook", self.avs_task_hook),
+        )
+
+
+@dataclass(frozen=True)
+class CoreContracts:
+    """The deployment's contracts bound to one Web3."""
+
+    key_registrar: Contract
+    operator_table_updater: Contract
+    bn254_certificate_verifier: Contract
+    ecdsa_certificate_verifier: Contract
+    task_mailbox: Contract
+    task_avs_registrar: Contract
+    avs_task_hook: Contract
+
+    def certificate_verifier(self, curve: CurveType | str) -> Contract:
+        return self.bn254_certificate_verifier if CurveType.parse(curve) == CurveType.BN254 \
+            else self.ecdsa_certificate_verifier
+
+
+def _deploy(sender: TxSender, name: str, *args: Any) -> PendingTx:
+    from hourglass_cli.chain.contracts import constructor, remember
+
+    ctor = constructor(sender.w3, name, *args)
+    args_size = max(0, (len(ctor.data_in_transaction) - len(_hex(ctor.bytecode))) // 2)
+    pending = sender.send(ctor, gas=deploy_gas(name, args_size))
+    remember(str(pending.contract_address), name)
+    return pending
+
+
+def _hex(value: Any) -> str:
+    text = value if isinstance(value, str) else "0x" + bytes(value).hex()
+    return text if text.startswith("0x") else "0x" + text
+
+
+def deploy_core(
+    w3: Web3,
+    accounts: DevnetAccounts,
+    *,
+    curve: str | CurveType = CurveType.BN254,
+    max_task_sla: int = DEFAULT_MAX_TASK_SLA,
+    fee_split: int = 0,
+    aggregator_set_id: int = AGGREGATOR_SET_ID,
+    executor_set_id: int = EXECUTOR_SET_ID,
+    version: str = CONTRACTS_VERSION,
+    deployer: TxSender | None = None,
+    avs: TxSender | None = None,
+) -> CoreDeployment:
+    """Deploy every contract, create the AVS's two operator sets on `curve`, return the addresses."""
+    from hourglass_cli.chain.contracts import contract
+    from hourglass_cli.chain.sender import wait_all
+
+    curve_type = CurveType.parse(curve)
+    if curve_type == CurveType.NONE:
+        raise DevnetError("the operator sets need a curve", hint="use --curve bn254 or --curve ecdsa")
+    deployer = deployer or accounts.deployer.sender(w3)
+    avs = avs or accounts.avs.sender(w3)
+    d, a = deployer.address, avs.address
+    deploys: list[PendingTx] = []
+    calls: list[PendingTx] = []
+
+    def new(name: str, *args: Any) -> str:
+        deploys.append(_deploy(deployer, name, *args))
+        return str(deploys[-1].contract_address)
+
+    kr = new("KeyRegistrar", version)
+    updater = new("DevnetOperatorTableUpdater", d, kr)
+    bn254 = new("BN254CertificateVerifier", updater, version)
+    ecdsa = new("ECDSACertificateVerifier", updater, version)
+    wire = contract(w3, "DevnetOperatorTableUpdater", updater).functions.setCertificateVerifiers(bn254, ecdsa)
+    calls.append(deployer.send(wire, gas=CALL_GAS))
+    mailbox = new("TaskMailbox", bn254, ecdsa, max_task_sla, version)
+    calls.append(deployer.send(contract(w3, "TaskMailbox", mailbox).functions.initialize(d, fee_split, d), gas=CALL_GAS))
+    hook = new("AVSTaskHook")
+    registrar = new("TaskAVSRegistrar", a, a, kr, ZERO_ADDRESS, AvsConfig(aggregator_set_id, (executor_set_id,)).to_tuple())
+    key_registrar = contract(w3, "KeyRegistrar", kr)
+    for set_id in (aggregator_set_id, executor_set_id):
+        configure = key_registrar.functions.configureOperatorSet(operator_set(a, set_id), int(curve_type))
+        calls.append(avs.send(configure, gas=CALL_GAS))
+
+    receipts = wait_all(deploys + calls)
+    for pending, receipt in zip(deploys, receipts):
+        if receipt["contractAddress"] != pending.contract_address:
+            raise DevnetError(
+                f"{pending.what} landed at {receipt['contractAddress']}, not at {pending.contract_address}",
+                hint="another process sent from the deployer account; restart the devnet",
+            )
+    return CoreDeployment(
+        chain_id=deployer.chain_id,
+        deployer=d,
+        avs=a,
+        key_registrar=kr,
+        operator_table_updater=updater,
+        bn254_certificate_verifier=bn254,
+        ecdsa_certificate_verifier=ecdsa,
+        task_mailbox=mailbox,
+        task_avs_registrar=registrar,
+        avs_task_hook=hook,
+        curve=curve_type.label,
+        aggregator_operator_set_id=aggregator_set_id,
+        executor_operator_set_id=executor_set_id,
+        max_task_sla=max_task_sla,
+        deployed_at_block=int(receipts[0]["blockNumber"]),
+    )
