@@ -143,6 +143,87 @@ def _hex(value: Any) -> str:
     return text if text.startswith("0x") else "0x" + text
 
 
+@dataclass(frozen=True)
+class ContractAddresses:
+    """What `deploy_contracts` deployed (the AVS's registrar and hook included)."""
+
+    key_registrar: str
+    operator_table_updater: str
+    bn254_certificate_verifier: str
+    ecdsa_certificate_verifier: str
+    task_mailbox: str
+    task_avs_registrar: str
+    avs_task_hook: str
+    deployed_at_block: int
+
+
+def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_task_sla: int, fee_split: int,
+                    version: str) -> tuple[dict[str, str], list[PendingTx], list[PendingTx]]:
+    """Send every deployment (and the two wiring calls) without waiting; addresses come from the nonces."""
+    from hourglass_cli.chain.contracts import contract
+
+    w3, d = deployer.w3, deployer.address
+    deploys: list[PendingTx] = []
+
+    def new(name: str, *args: Any) -> str:
+        deploys.append(_deploy(deployer, name, *args))
+        return str(deploys[-1].contract_address)
+
+    kr = new("KeyRegistrar", version)
+    updater = new("DevnetOperatorTableUpdater", d, kr)
+    bn254 = new("BN254CertificateVerifier", updater, version)
+    ecdsa = new("ECDSACertificateVerifier", updater, version)
+    wire = contract(w3, "DevnetOperatorTableUpdater", updater).functions.setCertificateVerifiers(bn254, ecdsa)
+    calls = [deployer.send(wire, gas=CALL_GAS)]
+    mailbox = new("TaskMailbox", bn254, ecdsa, max_task_sla, version)
+    calls.append(deployer.send(contract(w3, "TaskMailbox", mailbox).functions.initialize(d, fee_split, d), gas=CALL_GAS))
+    hook = new("AVSTaskHook")
+    registrar = new("TaskAVSRegistrar", avs, avs, kr, ZERO_ADDRESS, avs_config.to_tuple())
+    addresses = {"key_registrar": kr, "operator_table_updater": updater, "bn254_certificate_verifier": bn254,
+                 "ecdsa_certificate_verifier": ecdsa, "task_mailbox": mailbox, "task_avs_registrar": registrar,
+                 "avs_task_hook": hook}
+    return addresses, deploys, calls
+
+
+def _check_created(deploys: list[PendingTx], receipts: list[Any]) -> None:
+    for pending, receipt in zip(deploys, receipts):
+        if receipt["contractAddress"] != pending.contract_address:
+            raise DevnetError(
+                f"{pending.what} landed at {receipt['contractAddress']}, not at {pending.contract_address}",
+                hint="another process sent from the deployer account; restart the devnet",
+            )
+
+
+def deploy_contracts(
+    deployer: TxSender,
+    avs: str,
+    *,
+    avs_config: AvsConfig = AvsConfig(AGGREGATOR_SET_ID, (EXECUTOR_SET_ID,)),
+    max_task_sla: int = DEFAULT_MAX_TASK_SLA,
+    fee_split: int = 0,
+    version: str = CONTRACTS_VERSION,
+) -> ContractAddresses:
+    """Deploy the core contracts and the AVS's registrar (owned by `avs`) and hook; wait for all of them."""
+    from hourglass_cli.chain.sender import wait_all
+
+    addresses, deploys, calls = _send_contracts(deployer, avs, avs_config, max_task_sla, fee_split, version)
+    receipts = wait_all(deploys + calls)
+    _check_created(deploys, receipts)
+    return ContractAddresses(**addresses, deployed_at_block=int(receipts[0]["blockNumber"]))
+
+
+def configure_operator_sets(avs: TxSender, key_registrar: str, curves: dict[int, CurveType | str]) -> list[PendingTx]:
+    """Give each of the AVS's operator sets its curve in the KeyRegistrar (sent, not awaited)."""
+    from hourglass_cli.chain.contracts import contract
+
+    registrar = contract(avs.w3, "KeyRegistrar", key_registrar)
+    return [
+        avs.send(registrar.functions.configureOperatorSet(operator_set(avs.address, set_id),
+                                                           int(CurveType.parse(curve))), gas=CALL_GAS)
+        for set_id, curve in curves.items()
+    ]
+
+
 def deploy_core(
     w3: Web3,
     accounts: DevnetAccounts,
@@ -157,7 +238,6 @@ def deploy_core(
     avs: TxSender | None = None,
 ) -> CoreDeployment:
     """Deploy every contract, create the AVS's two operator sets on `curve`, return the addresses."""
-    from hourglass_cli.chain.contracts import contract
     from hourglass_cli.chain.sender import wait_all
 
     curve_type = CurveType.parse(curve)
@@ -165,50 +245,20 @@ def deploy_core(
         raise DevnetError("the operator sets need a curve", hint="use --curve bn254 or --curve ecdsa")
     deployer = deployer or accounts.deployer.sender(w3)
     avs = avs or accounts.avs.sender(w3)
-    d, a = deployer.address, avs.address
-    deploys: list[PendingTx] = []
-    calls: list[PendingTx] = []
-
-    def new(name: str, *args: Any) -> str:
-        deploys.append(_deploy(deployer, name, *args))
-        return str(deploys[-1].contract_address)
-
-    kr = new("KeyRegistrar", version)
-    updater = new("DevnetOperatorTableUpdater", d, kr)
-    bn254 = new("BN254CertificateVerifier", updater, version)
-    ecdsa = new("ECDSACertificateVerifier", updater, version)
-    wire = contract(w3, "DevnetOperatorTableUpdater", updater).functions.setCertificateVerifiers(bn254, ecdsa)
-    calls.append(deployer.send(wire, gas=CALL_GAS))
-    mailbox = new("TaskMailbox", bn254, ecdsa, max_task_sla, version)
-    calls.append(deployer.send(contract(w3, "TaskMailbox", mailbox).functions.initialize(d, fee_split, d), gas=CALL_GAS))
-    hook = new("AVSTaskHook")
-    registrar = new("TaskAVSRegistrar", a, a, kr, ZERO_ADDRESS, AvsConfig(aggregator_set_id, (executor_set_id,)).to_tuple())
-    key_registrar = contract(w3, "KeyRegistrar", kr)
-    for set_id in (aggregator_set_id, executor_set_id):
-        configure = key_registrar.functions.configureOperatorSet(operator_set(a, set_id), int(curve_type))
-        calls.append(avs.send(configure, gas=CALL_GAS))
-
+    avs_config = AvsConfig(aggregator_set_id, (executor_set_id,))
+    addresses, deploys, calls = _send_contracts(deployer, avs.address, avs_config, max_task_sla, fee_split, version)
+    calls += configure_operator_sets(avs, addresses["key_registrar"],
+                                     {aggregator_set_id: curve_type, executor_set_id: curve_type})
     receipts = wait_all(deploys + calls)
-    for pending, receipt in zip(deploys, receipts):
-        if receipt["contractAddress"] != pending.contract_address:
-            raise DevnetError(
-                f"{pending.what} landed at {receipt['contractAddress']}, not at {pending.contract_address}",
-                hint="another process sent from the deployer account; restart the devnet",
-            )
+    _check_created(deploys, receipts)
     return CoreDeployment(
         chain_id=deployer.chain_id,
-        deployer=d,
-        avs=a,
-        key_registrar=kr,
-        operator_table_updater=updater,
-        bn254_certificate_verifier=bn254,
-        ecdsa_certificate_verifier=ecdsa,
-        task_mailbox=mailbox,
-        task_avs_registrar=registrar,
-        avs_task_hook=hook,
+        deployer=deployer.address,
+        avs=avs.address,
         curve=curve_type.label,
         aggregator_operator_set_id=aggregator_set_id,
         executor_operator_set_id=executor_set_id,
         max_task_sla=max_task_sla,
         deployed_at_block=int(receipts[0]["blockNumber"]),
+        **addresses,
     )

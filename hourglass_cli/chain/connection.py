@@ -1,0 +1,89 @@
+"""Connecting to a chain: a Web3 for an RPC URL, ready when `connect` returns."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Callable, TypeVar
+
+from hourglass_cli.errors import ChainError
+
+if TYPE_CHECKING:
+    from web3 import Web3
+
+T = TypeVar("T")
+
+DEFAULT_CONNECT_TIMEOUT = 30.0
+DEFAULT_REQUEST_TIMEOUT = 60.0
+
+
+def make_web3(rpc_url: str, request_timeout: float = DEFAULT_REQUEST_TIMEOUT, retries: bool = True) -> Web3:
+    """A Web3 for an http(s) URL or an IPC path (no request is made).
+
+    `retries=False` turns off web3's own retry-with-backoff on connection errors (used while probing).
+    """
+    from web3 import Web3
+
+    if rpc_url.startswith(("http://", "https://")):
+        extra = {} if retries else {"exception_retry_configuration": None}
+        provider = Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}, **extra)
+    elif rpc_url.endswith(".ipc"):
+        provider = Web3.IPCProvider(rpc_url, timeout=request_timeout)
+    else:
+        raise ChainError(f"unsupported RPC URL {rpc_url!r}",
+                         hint="use an http:// or https:// URL (e.g. http://127.0.0.1:8545) or a .ipc path")
+    return Web3(provider)
+
+
+def poll_until(check: Callable[[], T | None], timeout: float, what: str,
+               hint: str | None = None, interval: float = 0.01) -> T:
+    """Call `check` until it returns a value other than None, or raise ChainError after `timeout` seconds.
+
+    Waits between polls start at `interval` and double up to 0.25 s; no wait outlasts the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    delay = interval
+    while True:
+        value = check()
+        if value is not None:
+            return value
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise ChainError(f"{what} did not happen within {timeout:g} s", hint=hint)
+        time.sleep(min(delay, remaining))
+        delay = min(delay * 2, 0.25)
+
+
+def wait_ready(w3: Web3, timeout: float = DEFAULT_CONNECT_TIMEOUT, what: str | None = None) -> int:
+    """Wait until the node answers `eth_chainId`; returns the chain id."""
+    last: list[str] = []
+
+    def ask() -> int | None:
+        try:
+            return int(w3.eth.chain_id)
+        except Exception as exc:  # noqa: BLE001 - not up yet: connection refused, 503, ...
+            last[:] = [type(exc).__name__]
+            return None
+
+    name = what or _endpoint(w3)
+    try:
+        return poll_until(ask, timeout, f"a JSON-RPC answer from {name}")
+    except ChainError:
+        reason = f" (last error: {last[0]})" if last else ""
+        raise ChainError(
+            f"the chain at {name} did not answer within {timeout:g} s{reason}",
+            hint="start it (`hourglass devnet start`) or check the RPC URL and port",
+        ) from None
+
+
+def connect(rpc_url: str, timeout: float = DEFAULT_CONNECT_TIMEOUT,
+            request_timeout: float = DEFAULT_REQUEST_TIMEOUT) -> Web3:
+    """A Web3 for `rpc_url`, returned once the node answers (polled until `timeout` seconds)."""
+    # Probe without web3's retry back-off (its sleeps would overshoot our deadline), then hand out
+    # a normal Web3.
+    wait_ready(make_web3(rpc_url, min(request_timeout, 5.0), retries=False), timeout, rpc_url)
+    return make_web3(rpc_url, request_timeout)
+
+
+def _endpoint(w3: Web3) -> str:
+    provider = w3.provider
+    return str(getattr(provider, "endpoint_uri", None) or getattr(provider, "ipc_path", None) or type(provider).__name__)
