@@ -16,7 +16,6 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -85,7 +84,8 @@ def measure(chain: Chain) -> dict[str, int]:
 
     def bn254_cert(non_signers: set[int], strip_cached: bool = False) -> Callable[[bytes], bytes]:
         def build(task_hash: bytes) -> bytes:
-            cert = s.bn254_certificate(stack, task_hash, RESULT, [op for i, op in enumerate(ops) if i not in non_signers])
+            signers = [op for i, op in enumerate(ops) if i not in non_signers]
+            cert = s.bn254_certificate(stack, task_hash, RESULT, signers)
             if strip_cached:  # a cached non-signer needs only its index: no proof, no operator info
                 cert = cert[:4] + ([(w[0], b"", ((0, 0), [])) for w in cert[4]],)
             return s.encode_bn254_certificate(cert)

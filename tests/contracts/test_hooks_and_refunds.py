@@ -19,7 +19,7 @@ from web3.logs import DISCARD
 from hourglass_cli.crypto import bn254, ecdsa
 from tests.contracts import stack as s
 from tests.contracts.chains import Chain, anvil_binary, anvil_chain, deploy, eth_tester_chain, send
-from tests.contracts.reverts import assert_reverts
+from tests.contracts.reverts import assert_reverts, revert_data
 from tests.contracts.sol import deploy_test_contract
 
 pytestmark = pytest.mark.slow
@@ -438,3 +438,44 @@ def test_bn254_invalid_merkle_proofs(env: Env) -> None:
     send(env.chain, env.mailbox.functions.submitResult(task_hash, s.encode_bn254_certificate(head + ([w2],)), RESULT),
          env.aggregator)
     assert env.mailbox.functions.getTaskStatus(task_hash).call() == VERIFIED
+
+
+# ------------------------------------------------------------------ owner-only settings, the verifiers' own checks
+
+
+def test_owner_only_mailbox_settings(env: Env) -> None:
+    mailbox, app, avs = env.mailbox.functions, env.stack.app, env.stack.avs
+    # Error(string) reverts: eth-tester reports the message, anvil the ABI-encoded Error(string).
+    assert b"Ownable: caller is not the owner" in revert_data(mailbox.setFeeSplit(1), app)
+    assert b"Ownable: caller is not the owner" in revert_data(mailbox.setFeeSplitCollector(app), app)
+    assert b"Initializable: contract is already initialized" in revert_data(
+        mailbox.initialize(app, 0, app), env.stack.deployer)
+    # Only the operator set's owner (the AVS, per the pushed table) may (de)register it.
+    assert_reverts(mailbox.registerExecutorOperatorSet(env.stack.op_set(s.ECDSA_SET), False), app,
+                   "InvalidOperatorSetOwner()")
+    send(env.chain, mailbox.registerExecutorOperatorSet(env.stack.op_set(s.ECDSA_SET), False), avs)
+    assert_reverts(mailbox.createTask(env.params()), app, "ExecutorOperatorSetNotRegistered()")
+
+
+def test_verifiers_check_reference_timestamp_and_staleness(env: Env) -> None:
+    """Unreachable through the mailbox (it pins the task's timestamp and refuses tables that would go
+    stale within the SLA), but the verifiers are public: they check on their own."""
+    stack = env.stack
+    bn_cert = s.bn254_certificate(stack, keccak(b"stale"), RESULT, stack.bn254_operators)
+    ec_cert = s.ecdsa_certificate(stack, keccak(b"stale"), RESULT, stack.ecdsa_operators)
+    bn, ec = stack.bn254_verifier.functions, stack.ecdsa_verifier.functions
+    bn_set, ec_set = stack.op_set(s.BN254_SET), stack.op_set(s.ECDSA_SET)
+    unknown = stack.reference_timestamps[s.BN254_SET] - 1
+    assert_reverts(bn.verifyCertificate(bn_set, (unknown,) + bn_cert[1:]), stack.app,
+                   "ReferenceTimestampDoesNotExist()")
+    assert_reverts(ec.verifyCertificate(ec_set, (unknown,) + ec_cert[1:]), stack.app,
+                   "ReferenceTimestampDoesNotExist()")
+
+    env.chain.advance(1)
+    s.push_tables(stack, max_staleness=300)
+    bn_cert = s.bn254_certificate(stack, keccak(b"stale"), RESULT, stack.bn254_operators)
+    ec_cert = s.ecdsa_certificate(stack, keccak(b"stale"), RESULT, stack.ecdsa_operators)
+    assert ec.verifyCertificate(ec_set, ec_cert).call()[0] == [300]
+    env.chain.advance(301)
+    assert_reverts(bn.verifyCertificate(bn_set, bn_cert), stack.app, "CertificateStale()")
+    assert_reverts(ec.verifyCertificate(ec_set, ec_cert), stack.app, "CertificateStale()")
