@@ -1,0 +1,1 @@
+"""Example performers (``hourglass performer serve hourglass_cli.performer.examples.square:SquarePerformer``)."""
