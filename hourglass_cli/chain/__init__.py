@@ -20,6 +20,7 @@ _EXPORTS = {
     "call": "sender",
     "describe": "sender",
     "wait_all": "sender",
+    "reset_nonces": "sender",
     "wait_for_receipt": "sender",
     "contract": "contracts",
     "constructor": "contracts",

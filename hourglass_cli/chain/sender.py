@@ -310,3 +310,13 @@ def call(fn: Any, *, sender: str | None = None, block: Any = "latest") -> Any:
             raise revert_error(describe(fn), exc) from None
         raise ChainError(f"{describe(fn)}: call failed: {exc}",
                          hint="check the RPC URL and that the chain is running") from None
+
+
+def reset_nonces(w3: Web3) -> None:
+    """Forget every cached nonce for `w3` (after a snapshot revert or a chain reset); the next send re-reads."""
+    state = _chain_state(w3)
+    with state.lock:
+        accounts = list(state.accounts.values())
+    for account in accounts:
+        with account.lock:
+            account.next_nonce = None

@@ -1,4 +1,10 @@
-"""Real chains for contract tests: eth-tester (py-evm in process) and anvil (a subprocess)."""
+"""Real chains for contract tests: eth-tester (py-evm in process) and anvil (a subprocess).
+
+Both fund DevKit's accounts (the "test … junk" mnemonic), so the package's devnet code runs on them
+unchanged. `deploy` and `send` sign locally through `hourglass_cli.chain.TxSender` (a failure raises a
+ChainError naming the contract, the function and the decoded custom error); the accounts are also
+unlocked on the node, so tests may still call `fn.transact({"from": ...})` directly.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,24 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from web3 import Web3
 
+from hourglass_cli.devnet.accounts import DEFAULT_MNEMONIC, PREFUNDED_ACCOUNTS, derive_account
+
+if TYPE_CHECKING:
+    from hourglass_cli.chain.sender import TxSender
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
+HD_PREFIX = "m/44'/60'/0'/0"
 
 
 @dataclass
 class Chain:
-    """A web3 connection, its funded unlocked accounts and a way to move time forward."""
+    """A web3 connection, its funded accounts (with their keys) and a way to move time forward."""
 
     name: str
     w3: Web3
@@ -27,13 +38,18 @@ class Chain:
     _snapshot: Callable[[], Any]
     _revert: Callable[[Any], None]
     _close: Callable[[], None] = field(default=lambda: None)
+    keys: dict[str, bytes] = field(default_factory=dict, repr=False)  # address -> private key
+    _senders: dict[str, TxSender] = field(default_factory=dict, repr=False)
 
     def snapshot(self) -> Any:
         """Remember the chain state; `revert(id)` goes back to it (once)."""
         return self._snapshot()
 
     def revert(self, snapshot_id: Any) -> None:
+        from hourglass_cli.chain.sender import reset_nonces
+
         self._revert(snapshot_id)
+        reset_nonces(self.w3)  # nonces went back with the state
 
     def advance(self, seconds: int) -> None:
         """Mine a block at least `seconds` after the latest one."""
@@ -45,16 +61,36 @@ class Chain:
     def close(self) -> None:
         self._close()
 
+    def sender(self, address: str) -> TxSender:
+        """The package's nonce-safe sender for one of this chain's accounts."""
+        from hourglass_cli.chain.sender import TxSender
+
+        address = Web3.to_checksum_address(address)
+        if address not in self._senders:
+            if address not in self.keys:
+                raise KeyError(f"{address} is not one of this chain's accounts (no key to sign with)")
+            self._senders[address] = TxSender(self.w3, self.keys[address], label=f"{self.name} account")
+        return self._senders[address]
+
+
+def _dev_keys(count: int = PREFUNDED_ACCOUNTS) -> dict[str, bytes]:
+    accounts = [derive_account(i) for i in range(count)]
+    return {a.address: a.private_key for a in accounts}
+
 
 def eth_tester_chain() -> Chain:
-    w3 = Web3(Web3.EthereumTesterProvider())
+    from eth_tester import EthereumTester, PyEVMBackend
+
+    backend = PyEVMBackend.from_mnemonic(DEFAULT_MNEMONIC, num_accounts=PREFUNDED_ACCOUNTS, hd_path=HD_PREFIX)
+    w3 = Web3(Web3.EthereumTesterProvider(EthereumTester(backend)))
     tester = w3.provider.ethereum_tester
 
     def advance(seconds: int) -> None:
         # time_travel(t) mines the current block at t - 1 and opens the next one at t.
         tester.time_travel(int(w3.eth.get_block("latest")["timestamp"]) + seconds + 1)
 
-    return Chain("eth-tester", w3, list(w3.eth.accounts), advance, tester.take_snapshot, tester.revert_to_snapshot)
+    return Chain("eth-tester", w3, list(w3.eth.accounts), advance, tester.take_snapshot, tester.revert_to_snapshot,
+                 keys=_dev_keys())
 
 
 def anvil_binary() -> str | None:
@@ -72,6 +108,8 @@ def _free_port() -> int:
 
 def anvil_chain(binary: str, deadline_s: float = 30.0) -> Chain:
     """Start anvil on a free port and wait until it answers JSON-RPC."""
+    from hourglass_cli.chain.connection import make_web3, poll_until
+
     port = _free_port()
     proc = subprocess.Popen(
         [binary, "--port", str(port), "--silent", "--hardfork", "cancun"],
@@ -79,20 +117,23 @@ def anvil_chain(binary: str, deadline_s: float = 30.0) -> Chain:
         stderr=subprocess.PIPE,
         env={**os.environ, "NO_COLOR": "1"},
     )
-    w3 = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{port}", request_kwargs={"timeout": 60}))
-    stop_at = time.monotonic() + deadline_s
-    while True:
+    url = f"http://127.0.0.1:{port}"
+    probe = make_web3(url, request_timeout=5, retries=False)
+
+    def answered() -> int | None:
         if proc.poll() is not None:
-            raise RuntimeError(f"anvil exited: {proc.stderr.read().decode(errors='replace')[:500]}")
+            raise RuntimeError(f"anvil exited: {proc.stderr.read().decode(errors='replace')[:500]}")  # type: ignore[union-attr]
         try:
-            if w3.is_connected() and w3.eth.chain_id:
-                break
+            return int(probe.eth.chain_id)
         except Exception:  # noqa: BLE001 - not up yet
-            pass
-        if time.monotonic() > stop_at:
-            proc.kill()
-            raise RuntimeError("anvil did not answer within the deadline")
-        time.sleep(0.05)  # polling interval while waiting for the port, not a fixed wait
+            return None
+
+    try:
+        poll_until(answered, deadline_s, f"anvil answering on port {port}")
+    except Exception:
+        proc.kill()
+        raise
+    w3 = make_web3(url)
 
     def advance(seconds: int) -> None:
         w3.provider.make_request("evm_increaseTime", [seconds])
@@ -111,25 +152,16 @@ def anvil_chain(binary: str, deadline_s: float = 30.0) -> Chain:
         except subprocess.TimeoutExpired:
             proc.kill()
 
-    return Chain("anvil", w3, list(w3.eth.accounts), advance, snapshot, revert, close)
+    return Chain("anvil", w3, list(w3.eth.accounts), advance, snapshot, revert, close, keys=_dev_keys())
 
 
 def deploy(chain: Chain, name: str, *args: Any, sender: str | None = None) -> Any:
     """Deploy artifact `name` and return the web3 contract object."""
-    from hourglass_cli.compiler import load_artifact
+    from hourglass_cli.chain.contracts import deploy as deploy_artifact
 
-    artifact = load_artifact(name)
-    w3 = chain.w3
-    factory = w3.eth.contract(abi=artifact["abi"], bytecode=artifact["bytecode"])
-    tx = factory.constructor(*args).transact({"from": sender or chain.accounts[0], "gas": 10_000_000})
-    receipt = w3.eth.wait_for_transaction_receipt(tx)
-    assert receipt["status"] == 1, f"deploying {name} failed"
-    return w3.eth.contract(address=receipt["contractAddress"], abi=artifact["abi"])
+    return deploy_artifact(chain.sender(sender or chain.accounts[0]), name, *args, gas=10_000_000)
 
 
 def send(chain: Chain, fn: Any, sender: str, gas: int = 5_000_000) -> Any:
-    """Send a transaction and return its successful receipt."""
-    tx = fn.transact({"from": sender, "gas": gas})
-    receipt = chain.w3.eth.wait_for_transaction_receipt(tx)
-    assert receipt["status"] == 1, f"transaction {fn.fn_name} reverted"
-    return receipt
+    """Send a transaction and return its successful receipt (ChainError with the decoded error if not)."""
+    return chain.sender(sender).transact(fn, gas=gas)

@@ -1,16 +1,24 @@
-"""Deploy the Hourglass contracts, register operators with real keys, and build certificates."""
+"""Deploy the Hourglass contracts, register operators with real keys, and build certificates.
+
+A thin layer over the package (`hourglass_cli.devnet.deploy`, `hourglass_cli.chain.avs`) with the test
+layout: executor sets 1 (BN254) and 2 (ECDSA) beside the aggregator set 0. Certificate building stays here
+until the aggregator has its own.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
-from eth_abi import encode
 from eth_utils import keccak
-from web3.logs import DISCARD
 
+from hourglass_cli.chain import avs as calls
+from hourglass_cli.chain import certificates
+from hourglass_cli.chain.contracts import contract
+from hourglass_cli.chain.structs import AvsConfig, ConsensusType, CurveType, TaskConfig
 from hourglass_cli.crypto import bn254, digests, ecdsa, merkle
-from tests.contracts.chains import Chain, deploy, send
+from hourglass_cli.devnet.deploy import configure_operator_sets, deploy_contracts
+from tests.contracts.chains import Chain
 
 VERSION = "1.0.0"
 BN254_SET = 1
@@ -22,8 +30,8 @@ TASK_SLA = 120
 MAX_TASK_SLA = 3600
 ZERO = "0x" + "00" * 20
 
-BN254_CERT_TYPE = "(uint32,bytes32,(uint256,uint256),(uint256[2],uint256[2]),(uint32,bytes,((uint256,uint256),uint256[]))[])"
-ECDSA_CERT_TYPE = "(uint32,bytes32,bytes)"
+BN254_CERT_TYPE = certificates.BN254_CERT_TYPE
+ECDSA_CERT_TYPE = certificates.ECDSA_CERT_TYPE
 
 
 @dataclass
@@ -70,37 +78,33 @@ class Stack:
 def deploy_stack(chain: Chain) -> Stack:
     """KeyRegistrar, table updater, both verifiers, TaskMailbox, a no-op hook and the AVS registrar."""
     deployer, avs, app = chain.accounts[0], chain.accounts[1], chain.accounts[2]
-    key_registrar = deploy(chain, "KeyRegistrar", VERSION)
-    updater = deploy(chain, "DevnetOperatorTableUpdater", deployer, key_registrar.address)
-    bn254_verifier = deploy(chain, "BN254CertificateVerifier", updater.address, VERSION)
-    ecdsa_verifier = deploy(chain, "ECDSACertificateVerifier", updater.address, VERSION)
-    send(chain, updater.functions.setCertificateVerifiers(bn254_verifier.address, ecdsa_verifier.address), deployer)
-    mailbox = deploy(chain, "TaskMailbox", bn254_verifier.address, ecdsa_verifier.address, MAX_TASK_SLA, VERSION)
-    send(chain, mailbox.functions.initialize(deployer, 0, deployer), deployer)
-    hook = deploy(chain, "AVSTaskHook")
-    registrar = deploy(
-        chain, "TaskAVSRegistrar", avs, avs, key_registrar.address, ZERO, (AGGREGATOR_SET, [BN254_SET, ECDSA_SET])
+    avs_sender = chain.sender(avs)
+    addresses = deploy_contracts(chain.sender(deployer), avs, avs_config=AvsConfig(AGGREGATOR_SET, (BN254_SET, ECDSA_SET)),
+                                 max_task_sla=MAX_TASK_SLA, version=VERSION)
+    curves = {BN254_SET: CurveType.BN254, ECDSA_SET: CurveType.ECDSA, AGGREGATOR_SET: CurveType.ECDSA}
+    for pending in configure_operator_sets(avs_sender, addresses.key_registrar, curves):
+        pending.wait()
+    w3 = chain.w3
+    return Stack(
+        chain,
+        contract(w3, "KeyRegistrar", addresses.key_registrar),
+        contract(w3, "DevnetOperatorTableUpdater", addresses.operator_table_updater),
+        contract(w3, "BN254CertificateVerifier", addresses.bn254_certificate_verifier),
+        contract(w3, "ECDSACertificateVerifier", addresses.ecdsa_certificate_verifier),
+        contract(w3, "TaskMailbox", addresses.task_mailbox),
+        contract(w3, "AVSTaskHook", addresses.avs_task_hook),
+        contract(w3, "TaskAVSRegistrar", addresses.task_avs_registrar),
+        deployer, avs, app,
     )
-    for set_id, curve in ((BN254_SET, CURVE_BN254), (ECDSA_SET, CURVE_ECDSA), (AGGREGATOR_SET, CURVE_ECDSA)):
-        send(chain, key_registrar.functions.configureOperatorSet((avs, set_id), curve), avs)
-    return Stack(chain, key_registrar, updater, bn254_verifier, ecdsa_verifier, mailbox, hook, registrar,
-                 deployer, avs, app)
 
 
 def register_bn254_operator(stack: Stack, address: str, seed: bytes, weight: int) -> BN254Operator:
     """Register a BN254 key (with its proof of possession) and join the BN254 executor set."""
     key = bn254.PrivateKey.from_seed(seed)
-    key_data = bn254.key_registration_data(key)
-    digest = stack.key_registrar.functions.getBN254KeyRegistrationMessageHash(
-        address, stack.op_set(BN254_SET), key_data
-    ).call()
-    x, y = key.sign(digest)
-    proof = encode(["uint256", "uint256"], [x, y])
-    send(stack.chain, stack.key_registrar.functions.registerKey(address, stack.op_set(BN254_SET), key_data, proof),
-         address)
-    send(stack.chain, stack.registrar.functions.registerOperator(
-        address, stack.avs, [BN254_SET], encode(["string"], [f"localhost:{9000 + len(stack.bn254_operators)}"])
-    ), address)
+    sender = stack.chain.sender(address)
+    calls.register_bn254_key(sender, stack.key_registrar, stack.avs, BN254_SET, key).wait()
+    socket = f"localhost:{9000 + len(stack.bn254_operators)}"
+    calls.register_operator(sender, stack.registrar, stack.avs, [BN254_SET], socket).wait()
     operator = BN254Operator(address, key, weight)
     stack.bn254_operators.append(operator)
     return operator
@@ -108,18 +112,10 @@ def register_bn254_operator(stack: Stack, address: str, seed: bytes, weight: int
 
 def register_ecdsa_operator(stack: Stack, address: str, seed: bytes, weight: int) -> ECDSAOperator:
     """Register an ECDSA signing key (signed by itself) and join the ECDSA executor set."""
-    signing_key = keccak(b"ecdsa-operator" + seed)
-    operator = ECDSAOperator(address, signing_key, weight)
-    digest = stack.key_registrar.functions.getECDSAKeyRegistrationMessageHash(
-        address, stack.op_set(ECDSA_SET), operator.signer
-    ).call()
-    signature = ecdsa.sign_hash(signing_key, digest)
-    key_data = bytes.fromhex(operator.signer[2:])
-    send(stack.chain, stack.key_registrar.functions.registerKey(address, stack.op_set(ECDSA_SET), key_data, signature),
-         address)
-    send(stack.chain, stack.registrar.functions.registerOperator(
-        address, stack.avs, [ECDSA_SET], encode(["string"], ["localhost:9100"])
-    ), address)
+    operator = ECDSAOperator(address, keccak(b"ecdsa-operator" + seed), weight)
+    sender = stack.chain.sender(address)
+    calls.register_ecdsa_key(sender, stack.key_registrar, stack.avs, ECDSA_SET, operator.signing_key).wait()
+    calls.register_operator(sender, stack.registrar, stack.avs, [ECDSA_SET], "localhost:9100").wait()
     stack.ecdsa_operators.append(operator)
     return operator
 
@@ -129,34 +125,32 @@ def push_tables(stack: Stack, max_staleness: int = 0) -> None:
     for set_id, operators in ((BN254_SET, stack.bn254_operators), (ECDSA_SET, stack.ecdsa_operators)):
         if not operators:
             continue
-        send(stack.chain, stack.updater.functions.pushOperatorTable(
-            stack.op_set(set_id),
-            [op.address for op in operators],
-            [[op.weight] for op in operators],
-            (stack.avs, max_staleness),
-            0,
-        ), stack.deployer)
-        verifier = stack.bn254_verifier if set_id == BN254_SET else stack.ecdsa_verifier
-        stack.reference_timestamps[set_id] = verifier.functions.latestReferenceTimestamp(stack.op_set(set_id)).call()
+        receipt = calls.push_operator_table(
+            stack.chain.sender(stack.deployer), stack.updater, stack.avs, set_id,
+            [op.address for op in operators], [op.weight for op in operators], max_staleness=max_staleness,
+        ).wait()
+        stack.reference_timestamps[set_id] = calls.pushed_reference_timestamp(stack.updater, receipt)
 
 
 def task_config(stack: Stack, curve: int, consensus: int = CONSENSUS_THRESHOLD, bips: int = 6667,
                 hook: str | None = None, fee_token: str = ZERO, fee_collector: str = ZERO) -> tuple:
-    value = encode(["uint16"], [bips]) if consensus == CONSENSUS_THRESHOLD else b""
-    return (hook or stack.hook.address, TASK_SLA, fee_token, curve, fee_collector, (consensus, value), b"")
+    kind = ConsensusType(consensus)
+    return TaskConfig(
+        task_hook=hook or stack.hook.address, task_sla=TASK_SLA, curve=CurveType(curve), consensus=kind,
+        bips=bips if kind == ConsensusType.STAKE_PROPORTION_THRESHOLD else None,
+        fee_token=fee_token, fee_collector=fee_collector,
+    ).to_tuple()
 
 
 def configure_executor_set(stack: Stack, set_id: int, config: tuple) -> None:
-    send(stack.chain, stack.mailbox.functions.setExecutorOperatorSetTaskConfig(stack.op_set(set_id), config),
-         stack.avs)
+    calls.set_task_config(stack.chain.sender(stack.avs), stack.mailbox, set_id, config).wait()
 
 
 def create_task(stack: Stack, set_id: int, payload: bytes = b"\x00" * 31 + b"\x05") -> bytes:
     """Create a task as the app and return its hash (from the TaskCreated event)."""
-    receipt = send(stack.chain, stack.mailbox.functions.createTask((stack.app, stack.op_set(set_id), payload)),
-                   stack.app)
-    (event,) = stack.mailbox.events.TaskCreated().process_receipt(receipt, errors=DISCARD)
-    return bytes(event["args"]["taskHash"])
+    task_hash, _receipt = calls.create_task(stack.chain.sender(stack.app), stack.mailbox, stack.avs, set_id, payload,
+                                            refund_collector=stack.app, gas=5_000_000)
+    return task_hash
 
 
 def bn254_certificate(stack: Stack, task_hash: bytes, result: bytes, signers: list[BN254Operator],
@@ -167,14 +161,13 @@ def bn254_certificate(stack: Stack, task_hash: bytes, result: bytes, signers: li
     digest = digests.bn254_certificate_digest(ts, msg)
     signature = bn254.aggregate_g1([op.key.sign(digest) for op in signers])
     apk = bn254.aggregate_g2([op.key.public_g2() for op in signers])
-    x0, x1, y0, y1 = bn254.g2_to_solidity(apk)
     leaves = [merkle.operator_info_leaf(op.key.public_g1(), [op.weight]) for op in stack.bn254_operators]
     witnesses = [
-        (index, merkle.merkle_proof(leaves, index), (op.key.public_g1(), [op.weight]))
+        certificates.bn254_witness(index, merkle.merkle_proof(leaves, index), op.key.public_g1(), [op.weight])
         for index, op in enumerate(stack.bn254_operators)
         if op not in signers
     ]
-    return (ts, msg, signature, ([x0, x1], [y0, y1]), witnesses)
+    return certificates.bn254_certificate(ts, msg, signature, bn254.g2_to_solidity(apk), witnesses)
 
 
 def ecdsa_certificate(stack: Stack, task_hash: bytes, result: bytes, signers: list[ECDSAOperator],
@@ -184,12 +177,12 @@ def ecdsa_certificate(stack: Stack, task_hash: bytes, result: bytes, signers: li
     msg = digests.message_hash(task_hash, result)
     digest = digests.ecdsa_certificate_digest(ts, msg, stack.ecdsa_verifier.address)
     ordered = sorted(signers, key=lambda op: int(op.signer, 16))
-    return (ts, msg, b"".join(ecdsa.sign_hash(op.signing_key, digest) for op in ordered))
+    return certificates.ecdsa_certificate(ts, msg, [ecdsa.sign_hash(op.signing_key, digest) for op in ordered])
 
 
 def encode_bn254_certificate(cert: tuple) -> bytes:
-    return encode([BN254_CERT_TYPE], [cert])
+    return certificates.encode_bn254_certificate(cert)
 
 
 def encode_ecdsa_certificate(cert: tuple) -> bytes:
-    return encode([ECDSA_CERT_TYPE], [cert])
+    return certificates.encode_ecdsa_certificate(cert)
