@@ -212,11 +212,32 @@ def _signal_group(pgid: int, sig: int) -> None:
 def _wait_group_gone(pgid: int, stop_at: float) -> bool:
     """The group's other members (e.g. the real anvil behind npm's node wrapper) exit too."""
     pause = threading.Event()
-    while True:
-        try:
-            os.killpg(pgid, 0)
-        except (ProcessLookupError, PermissionError):
-            return True
+    while _group_alive(pgid):
         if time.monotonic() >= stop_at:
             return False
         pause.wait(0.02)  # no handle on grandchildren: poll the condition until the deadline
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """True while a live (non-zombie) process is in group pgid."""
+    try:
+        os.killpg(pgid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc: a zombie member keeps the group "alive" until it is reaped
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as f:
+                fields = f.read().rsplit(b")", 1)[-1].split()
+        except OSError:
+            continue
+        # fields: state, ppid, pgrp, ...
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False

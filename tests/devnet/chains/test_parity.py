@@ -208,6 +208,7 @@ def _state_scenario(w3: Web3, rpc: Rpc, artifact: dict[str, Any]) -> dict[str, A
     )
     for label, signed in (("raw_dynamic", dynamic), ("raw_legacy", legacy)):
         tx_hash = rpc("eth_sendRawTransaction", "0x" + signed.raw_transaction.hex())
+        w3.eth.wait_for_transaction_receipt(tx_hash)  # anvil mines a raw tx a moment after answering
         receipt = rpc("eth_getTransactionReceipt", tx_hash)
         tx = rpc("eth_getTransactionByHash", tx_hash)
         out[label] = (receipt["status"], receipt["type"], receipt["from"], tx["type"], tx["nonce"], tx["value"])

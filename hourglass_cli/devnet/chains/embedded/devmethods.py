@@ -18,13 +18,19 @@ if TYPE_CHECKING:
     from hourglass_cli.devnet.chains.embedded.methods import Methods
 
 
-def _int(value: Any, what: str) -> int:
+MAX_BLOCKS_PER_CALL = 100_000  # the lock is held while mining: bound one request's work
+_MAX_U64 = 2**64 - 1  # timestamps and offsets are u64 on anvil too
+
+
+def _int(value: Any, what: str, maximum: int = _MAX_U64) -> int:
     """A number as anvil takes it here: a JSON integer or a hex quantity."""
     if isinstance(value, int) and not isinstance(value, bool):
-        if value < 0:
-            raise invalid(f"{what}: must not be negative")
-        return value
-    return quantity(value, what)
+        number = value
+    else:
+        number = quantity(value, what)
+    if not 0 <= number <= maximum:
+        raise invalid(f"{what}: must be between 0 and {maximum}")
+    return number
 
 
 def dev_methods(methods: Methods) -> dict[str, Callable[[list[Any]], Any]]:
@@ -44,7 +50,7 @@ def dev_methods(methods: Methods) -> dict[str, Callable[[list[Any]], Any]]:
             if arg.get("timestamp") is not None:
                 timestamp = _int(arg["timestamp"], "timestamp")
             if arg.get("blocks") is not None:
-                blocks = _int(arg["blocks"], "blocks")
+                blocks = _int(arg["blocks"], "blocks", MAX_BLOCKS_PER_CALL)
         elif arg is not None:
             timestamp = _int(arg, "timestamp")
         for i in range(blocks):
@@ -53,7 +59,7 @@ def dev_methods(methods: Methods) -> dict[str, Callable[[list[Any]], Any]]:
 
     def anvil_mine(params: list[Any]) -> None:
         count_raw, interval_raw = params_list(params, 0, 2)
-        count = 1 if count_raw is None else _int(count_raw, "blocks")
+        count = 1 if count_raw is None else _int(count_raw, "blocks", MAX_BLOCKS_PER_CALL)
         interval = None if interval_raw is None else _int(interval_raw, "interval")
         for _ in range(count):
             node.mine(timestamp=None if interval is None else node.head.header.timestamp + interval)

@@ -241,13 +241,20 @@ class Methods:
         return self.filters.new_block_filter(self.node.head.number)
 
     def eth_getFilterChanges(self, params: list[Any]) -> list[Any]:
-        return self.filters.changes(params_list(params, 1, 1)[0], self.node)
+        return self.filters.changes(_filter_id(params), self.node)
 
     def eth_getFilterLogs(self, params: list[Any]) -> list[Any]:
-        return self.filters.all_logs(params_list(params, 1, 1)[0], self.node)
+        return self.filters.all_logs(_filter_id(params), self.node)
 
     def eth_uninstallFilter(self, params: list[Any]) -> bool:
-        return self.filters.uninstall(params_list(params, 1, 1)[0])
+        return self.filters.uninstall(_filter_id(params))
+
+
+def _filter_id(params: list[Any]) -> str:
+    value = params_list(params, 1, 1)[0]
+    if not isinstance(value, str):
+        raise invalid("filter id: expected a hex string")
+    return value.lower()
 
 
 def log_filter(obj: Any) -> LogFilter:

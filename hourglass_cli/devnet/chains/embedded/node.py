@@ -176,14 +176,18 @@ class Node:
     # --- mining -----------------------------------------------------------------------------
 
     def mine(self, transactions: tuple[Any, ...] = (), timestamp: int | None = None) -> BlockRecord:
-        """Mine one block with `transactions` on the head; py-evm's ValidationError if one is invalid."""
+        """Mine one block with `transactions` on the head; RpcError if one is invalid."""
         parent = self.head.header
         if timestamp is not None:
             self.set_next_timestamp(timestamp)
         ts = self._timestamp_after(parent)
         header = self.chain.create_header_from_parent(parent, timestamp=ts)
         self.chain.header = header.copy(state_root=self._head_state_root)
-        result, receipts, _ = self.chain.mine_all(list(transactions), mix_hash=os.urandom(32))
+        try:
+            result, receipts, _ = self.chain.mine_all(list(transactions), mix_hash=os.urandom(32))
+        except ValidationError as exc:
+            what = "transaction" if transactions else "block"
+            raise RpcError(SERVER_ERROR, f"{what} rejected: {exc}") from None
         if self._next_timestamp is not None:
             # time continues from the forced timestamp, as on anvil
             self._time_offset = self._next_timestamp - int(self._clock())
@@ -206,10 +210,7 @@ class Node:
         tx_chain_id = getattr(tx, "chain_id", None)
         if tx_chain_id is not None and tx_chain_id != CHAIN_ID:
             raise RpcError(SERVER_ERROR, f"invalid chain id {tx_chain_id}: this chain is {CHAIN_ID}")
-        try:
-            self.mine((tx,))
-        except ValidationError as exc:
-            raise RpcError(SERVER_ERROR, f"transaction rejected: {exc}") from None
+        self.mine((tx,))
         return bytes(tx.hash)
 
     def sign(self, p: TxParams) -> Any:

@@ -18,6 +18,7 @@ from hourglass_cli.devnet.chains.embedded.methods import Methods
 from hourglass_cli.devnet.chains.embedded.node import Node
 from hourglass_cli.devnet.chains.embedded.params import (
     INTERNAL_ERROR,
+    INVALID_PARAMS,
     INVALID_REQUEST,
     METHOD_NOT_FOUND,
     PARSE_ERROR,
@@ -68,7 +69,11 @@ class Dispatcher:
         try:
             if handler is None:
                 raise RpcError(METHOD_NOT_FOUND, f"Method not found: {method}"[:200])
-            params = req.get("params", [])
+            params = req.get("params")
+            if params is None:
+                params = []
+            elif not isinstance(params, list):
+                raise RpcError(INVALID_PARAMS, "params must be an array")
             with self.node.lock:
                 result = handler(params)
         except RpcError as err:
