@@ -262,12 +262,14 @@ def serve(
         signum = os.read(wake_r, 1)[0]
         log.info("performer got signal=%s", signal.Signals(signum).name)
         stopped = server.begin_shutdown(grace_period)
-        threading.Thread(target=lambda: (stopped.wait(), os.write(wake_w, b"\0")), daemon=True,
-                         name="performer-shutdown").start()
+        # Wake the main thread when the server has stopped, so a second signal can still cut the wait short.
+        watcher = threading.Thread(target=lambda: (stopped.wait(), os.write(wake_w, b"\0")), daemon=True,
+                                   name="performer-shutdown")
+        watcher.start()
         if os.read(wake_r, 1) != b"\0":
             log.warning("performer second signal: stopping without waiting for in-flight tasks")
             server.begin_shutdown(0).wait()
-        stopped.wait()
+        watcher.join()  # it has written (or is about to write) to wake_w: close only after that
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)

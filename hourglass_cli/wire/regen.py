@@ -3,9 +3,10 @@
 The stubs under ``wire/gen/`` are grpcio-tools output for ``wire/protos/``, post-processed the same
 way every time (so ``--check`` can compare byte for byte):
 
-1. Imports between generated modules are made absolute under ``hourglass_cli.wire.gen`` (protoc writes
-   ``from eigenlayer.hourglass...``, which only works with ``gen/`` itself on ``sys.path``). The proto
-   file names registered in the descriptor pool stay ``eigenlayer/hourglass/v1/...``, as upstream's.
+1. Imports between generated modules, and the module name message classes report, are made absolute
+   under ``hourglass_cli.wire.gen`` (protoc writes ``eigenlayer.hourglass...``, which only works with
+   ``gen/`` itself on ``sys.path``). The proto file names registered in the descriptor pool stay
+   ``eigenlayer/hourglass/v1/...``, as upstream's.
 2. ``*_pb2.py``: protoc 33 gencode calls ``ValidateProtobufRuntimeVersion(7, <minor>, ...)``, which
    refuses every protobuf runtime older than the protoc that ran (so 5.x and 6.x). The gencode itself is
    a serialized descriptor plus ``_builder`` calls that protobuf >= 5.26 runtimes load unchanged (checked

@@ -193,3 +193,23 @@ def test_subprocess_square_example_and_malformed_bytes(server_process, plain_cli
     assert decode(["uint256"], bytes.fromhex(answer["result"])) == (25,)
     server.terminate()
     assert server.wait_exit() == 0
+
+
+@pytest.mark.parametrize("how", ["second-signal", "grace-expired"])
+def test_stuck_task_does_not_keep_the_process_alive(how, server_process, plain_client, tmp_path: Path) -> None:
+    grace = "30" if how == "second-signal" else "0.2"
+    server = server_process([sys.executable, "-m", "hourglass_cli.performer", "tests.performer.performers:GatedPerformer",
+                             "--port", "0", "--grace", grace], env={"HOURGLASS_TEST_GATE_DIR": str(tmp_path)})
+    client = plain_client(server.port)
+    pending = client.send("execute", task_id=TASK_ID.hex(), payload=b"never released".hex())
+    assert _wait_for_file(tmp_path / "started")
+    server.terminate()
+    server.wait_for_line("performer shutting down grace_s=")
+    if how == "second-signal":
+        server.terminate()
+        server.wait_for_line("second signal")
+    assert server.wait_exit() == 0  # the handler is still blocked: only the os._exit fallback gets here
+    server.wait_for_line("handler(s) still running after the grace period; exiting")
+    answer = client.wait(pending)
+    assert not answer["ok"] and answer["code"] in ("CANCELLED", "UNAVAILABLE")
+    assert _port_is_free(server.port)
