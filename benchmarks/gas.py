@@ -1,6 +1,6 @@
 """Gas of createTask and submitResult on a real stack, on py-evm (eth-tester) and on anvil.
 
-Run: .venv/bin/python benchmarks/gas.py [--chain eth-tester|anvil|both]
+Run: .venv/bin/python benchmarks/gas.py [--chain eth-tester|anvil|both] [--samples N]
 
 BN254: 8 operators of weight 100, threshold 60 % (so 3 non-signers, 5/8 = 62.5 %, still verify);
 0, 1 and 3 non-signers, each first with the non-signers' Merkle witnesses checked ("cold"), then
