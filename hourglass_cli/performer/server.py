@@ -51,7 +51,8 @@ def resolve_port(port: int | None) -> int:
         if not text:
             return DEFAULT_PORT
         if not text.isdigit():
-            raise UsageError(f"${PORT_ENV} must be a port number, got {text!r}", hint=f"unset {PORT_ENV} or pass --port")
+            raise UsageError(f"${PORT_ENV} must be a port number, got {text!r}",
+                             hint=f"unset {PORT_ENV} or pass --port")
         port = int(text)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise UsageError(f"a port is 0..65535, got {port!r}")
@@ -189,7 +190,8 @@ class PerformerServer:
         self._server.start()
         self.port = bound
         self._set_health(health_pb2.HealthCheckResponse.SERVING)
-        log.info("performer listening address=%s performer=%s", _address(self.host, bound), type(self.performer).__name__)
+        log.info("performer listening address=%s performer=%s",
+                 _address(self.host, bound), type(self.performer).__name__)
         return bound
 
     def begin_shutdown(self, grace: float | None = DEFAULT_GRACE_SECONDS) -> threading.Event:

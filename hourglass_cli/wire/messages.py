@@ -119,7 +119,8 @@ def aggregator_task_message(
     task_block_number: int,
     payload: bytes,
 ) -> bytes:
-    """224 bytes: taskId ‖ pad32(avs) ‖ pad32(executor) ‖ u256(opSetId) ‖ u256(refTs) ‖ u256(block) ‖ keccak(payload).
+    """224 bytes: taskId ‖ pad32(avs) ‖ pad32(executor) ‖ u256(opSetId) ‖ u256(refTs) ‖ u256(block)
+    ‖ keccak(payload).
 
     The executor rebuilds it with its *own* address, so a signature made for one executor does not
     verify at another.

@@ -121,7 +121,8 @@ def _write_packages(out_dir: Path, protobuf_version: str) -> None:
         init = folder / "__init__.py"
         if folder == out_dir:
             init.write_text(
-                '"""Generated protobuf/gRPC stubs for wire/protos; do not edit (python -m hourglass_cli.wire.regen)."""\n\n'
+                '"""Generated protobuf/gRPC stubs for wire/protos; do not edit '
+                '(python -m hourglass_cli.wire.regen)."""\n\n'
                 f'GRPCIO_TOOLS_VERSION = "{grpcio_tools_version()}"\n'
                 f'PROTOBUF_GENCODE_VERSION = "{protobuf_version}"\n',
                 encoding="utf-8",

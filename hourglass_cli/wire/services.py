@@ -78,7 +78,9 @@ def add_executor_servicer(servicer: object, server: grpc.Server) -> None:
     server.add_generic_rpc_handlers((_generic_handler(executor_pb2, _EXECUTOR, servicer),))
 
 
-def _callable(channel: grpc.Channel, module: ModuleType, service: ServiceDescriptor, method: str) -> grpc.UnaryUnaryMultiCallable:
+def _callable(
+    channel: grpc.Channel, module: ModuleType, service: ServiceDescriptor, method: str
+) -> grpc.UnaryUnaryMultiCallable:
     request_type, response_type = _types(module, service, method)
     return channel.unary_unary(
         method_path(service, method),

@@ -13,7 +13,7 @@ GATE_DIR_ENV = "HOURGLASS_TEST_GATE_DIR"
 
 
 class EchoPerformer(Performer):
-    """Result = b"echo:" + payload; payload b"invalid" is rejected, b"boom" raises, b"wrong-id" answers for another task."""
+    """Result = b"echo:" + payload; b"invalid" is rejected, b"boom" raises, b"wrong-id" answers for another task."""
 
     def validate_task(self, request: TaskRequest) -> None:
         if request.payload == b"invalid":

@@ -7,7 +7,8 @@ so it talks to the performer exactly as a foreign (e.g. Go) executor would.
 Protocol: one JSON command per stdin line, one JSON answer per stdout line, tagged with the command's
 ``id``; every command runs in its own thread, so many calls can be in flight at once.
   {"id": 1, "op": "execute", "task_id": HEX, "payload": HEX, "timeout": 30}
-      -> {"id": 1, "ok": true, "task_id": HEX, "result": HEX} | {"id": 1, "ok": false, "code": "INTERNAL", "details": "..."}
+      -> {"id": 1, "ok": true, "task_id": HEX, "result": HEX}
+       | {"id": 1, "ok": false, "code": "INTERNAL", "details": "..."}
   {"id": 2, "op": "health", "service": ""}   -> {"id": 2, "ok": true, "status": "SERVING"}
   {"id": 3, "op": "start_sync", "payload": HEX} -> {"id": 3, "ok": true}
 """

@@ -150,7 +150,8 @@ def test_subprocess_serves_and_stops_gracefully_on_sigterm(entry, server_process
     if entry == "module":
         argv = [sys.executable, "-m", "hourglass_cli.performer", spec, "--port", "0"]
     else:
-        argv = [sys.executable, "-c", "from hourglass_cli.cli.performer import app; app()", "serve", spec, "--port", "0"]
+        run_cli = "from hourglass_cli.cli.performer import app; app()"
+        argv = [sys.executable, "-c", run_cli, "serve", spec, "--port", "0"]
     server = server_process(argv, env={"HOURGLASS_TEST_GATE_DIR": str(tmp_path)})
     client = plain_client(server.port)
     assert client.call("health")["status"] == "SERVING"
@@ -198,8 +199,9 @@ def test_subprocess_square_example_and_malformed_bytes(server_process, plain_cli
 @pytest.mark.parametrize("how", ["second-signal", "grace-expired"])
 def test_stuck_task_does_not_keep_the_process_alive(how, server_process, plain_client, tmp_path: Path) -> None:
     grace = "30" if how == "second-signal" else "0.2"
-    server = server_process([sys.executable, "-m", "hourglass_cli.performer", "tests.performer.performers:GatedPerformer",
-                             "--port", "0", "--grace", grace], env={"HOURGLASS_TEST_GATE_DIR": str(tmp_path)})
+    argv = [sys.executable, "-m", "hourglass_cli.performer", "tests.performer.performers:GatedPerformer",
+            "--port", "0", "--grace", grace]
+    server = server_process(argv, env={"HOURGLASS_TEST_GATE_DIR": str(tmp_path)})
     client = plain_client(server.port)
     pending = client.send("execute", task_id=TASK_ID.hex(), payload=b"never released".hex())
     assert _wait_for_file(tmp_path / "started")

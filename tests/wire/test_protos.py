@@ -23,7 +23,8 @@ def _require_recorded_generator() -> None:
     installed = regen.grpcio_tools_version()
     if installed != GRPCIO_TOOLS_VERSION:
         pytest.fail(f"wire/gen was generated with grpcio-tools {GRPCIO_TOOLS_VERSION}, {installed} is installed: "
-                    f"byte-identical output needs the same generator (pip install grpcio-tools=={GRPCIO_TOOLS_VERSION}, "
+                    "byte-identical output needs the same generator "
+                    f"(pip install grpcio-tools=={GRPCIO_TOOLS_VERSION}, "
                     "or regenerate with `python -m hourglass_cli.wire.regen` and commit)", pytrace=False)
 
 
@@ -63,7 +64,8 @@ def test_performer_proto_matches_upstream() -> None:
     file = performer_pb2.DESCRIPTOR
     assert (file.name, file.package) == ("eigenlayer/hourglass/v1/performer/performer.proto",
                                          "eigenlayer.hourglass.v1.performer")
-    assert file.GetOptions().go_package == "github.com/Layr-Labs/protocol-apis/gen/protos/eigenlayer/hourglass/v1/performer"
+    assert file.GetOptions().go_package == (
+        "github.com/Layr-Labs/protocol-apis/gen/protos/eigenlayer/hourglass/v1/performer")
     service = file.services_by_name["PerformerService"]
     assert [(m.name, m.input_type.name, m.output_type.name) for m in service.methods] == [
         ("StartSync", "StartSyncRequest", "StartSyncResponse"),
@@ -112,4 +114,5 @@ def test_generated_grpc_modules_import_and_name_the_same_paths() -> None:
 
     assert performer_pb2_grpc.GRPC_GENERATED_VERSION == regen.MIN_GRPCIO_FOR_PB2_GRPC
     assert executor_pb2_grpc.GRPC_GENERATED_VERSION == regen.MIN_GRPCIO_FOR_PB2_GRPC
-    assert performer_pb2.TaskRequest.__module__ == "hourglass_cli.wire.gen.eigenlayer.hourglass.v1.performer.performer_pb2"
+    assert performer_pb2.TaskRequest.__module__ == (
+        "hourglass_cli.wire.gen.eigenlayer.hourglass.v1.performer.performer_pb2")

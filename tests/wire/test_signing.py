@@ -104,7 +104,8 @@ def test_auth_signature_flow(bn, ec) -> None:
         auth = signer.sign_offchain(messages.auth_message(TASK, AVS, OPERATOR, 1, result_signature))
         public = signer.public_key
         assert verifier.verify_offchain(messages.auth_message(TASK, AVS, OPERATOR, 1, result_signature), auth, public)
-        swapped = messages.auth_message(TASK, AVS, OPERATOR, 1, result_signature[:-1] + bytes([result_signature[-1] ^ 1]))
+        tampered = result_signature[:-1] + bytes([result_signature[-1] ^ 1])
+        swapped = messages.auth_message(TASK, AVS, OPERATOR, 1, tampered)
         assert not verifier.verify_offchain(swapped, auth, public)
 
 
