@@ -20,6 +20,7 @@ from hourglass_cli.errors import HourglassError
 GROUPS: dict[str, tuple[str, str]] = {
     "keys": ("hourglass_cli.cli.keys", "Create and inspect BN254 and ECDSA operator keystores."),
     "contracts": ("hourglass_cli.cli.contracts", "Compile the Hourglass contracts; check the artifacts are fresh."),
+    "performer": ("hourglass_cli.cli.performer", "Serve an AVS performer (gRPC PerformerService with health)."),
 }
 
 _state = {"debug": False}
