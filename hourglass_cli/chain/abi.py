@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_abi import decode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 from eth_utils.abi import collapse_if_tuple
 
 ERROR_STRING_SELECTOR = bytes.fromhex("08c379a0")  # Error(string)
@@ -41,6 +41,19 @@ def abi_types(params: list[dict[str, Any]]) -> list[str]:
 def signature(entry: dict[str, Any]) -> str:
     """`Name(type1,type2)` of an ABI function, event or error."""
     return f"{entry['name']}({','.join(abi_types(entry.get('inputs', [])))})"
+
+
+def checksummed(param: dict[str, Any], value: Any) -> Any:
+    """`value` with its addresses in checksum form (eth-abi decodes them lowercase), through arrays and structs."""
+    kind: str = param["type"]
+    if kind.endswith("]"):
+        inner = {**param, "type": kind[: kind.rindex("[")]}
+        return [checksummed(inner, v) for v in value]
+    if kind == "tuple":
+        return tuple(checksummed(c, v) for c, v in zip(param["components"], value))
+    if kind == "address":
+        return to_checksum_address(value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -135,7 +148,7 @@ class AbiIndex:
             if known is not None:
                 inputs = known.entry.get("inputs", [])
                 values = decode(abi_types(inputs), body) if inputs else ()
-                args = tuple((p.get("name") or "", v) for p, v in zip(inputs, values))
+                args = tuple((p.get("name") or "", checksummed(p, v)) for p, v in zip(inputs, values))
                 return DecodedError(known.name, args, known.contracts, data)
         except Exception:  # noqa: BLE001 - malformed revert data: fall through to the raw form
             pass

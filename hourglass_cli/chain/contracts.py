@@ -71,7 +71,7 @@ def create_address(deployer: str, nonce: int) -> str:
 def constructor(w3: Web3, name: str, *args: Any) -> Any:
     """The web3 ContractConstructor of artifact `name` with `args` (for `TxSender.send`)."""
     data = artifact(name)
-    if not data.get("bytecode"):
+    if not str(data.get("bytecode") or "").removeprefix("0x"):
         from hourglass_cli.errors import ChainError
 
         raise ChainError(f"{name} has no bytecode (an interface or abstract contract cannot be deployed)",

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from eth_abi import decode
 from eth_utils import to_checksum_address
 
-from hourglass_cli.chain.abi import AbiEntry, abi_index, abi_types
+from hourglass_cli.chain.abi import AbiEntry, abi_index, abi_types, checksummed as _checksummed
 from hourglass_cli.errors import ChainError
 
 if TYPE_CHECKING:
@@ -40,19 +40,6 @@ def _bytes(value: Any) -> bytes:
 
 def _is_dynamic(abi_type: str) -> bool:
     return abi_type in ("bytes", "string") or abi_type.endswith("]") or abi_type.startswith("(")
-
-
-def _checksummed(param: dict[str, Any], value: Any) -> Any:
-    """Addresses in checksum form (eth-abi decodes them lowercase), through arrays and structs."""
-    kind: str = param["type"]
-    if kind.endswith("]"):
-        inner = {**param, "type": kind[: kind.rindex("[")]}
-        return [_checksummed(inner, v) for v in value]
-    if kind == "tuple":
-        return tuple(_checksummed(c, v) for c, v in zip(param["components"], value))
-    if kind == "address":
-        return to_checksum_address(value)
-    return value
 
 
 def _decode_with(entry: AbiEntry, log: Any) -> DecodedEvent:

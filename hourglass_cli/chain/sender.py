@@ -254,20 +254,20 @@ class TxSender:
     def _failure(self, pending: PendingTx, receipt: TxReceipt) -> ChainError:
         """Replay the failed transaction as an eth_call in its block to get the revert reason."""
         request = dict(pending.request)
+        if int(receipt["gasUsed"]) >= int(request["gas"]):
+            # A revert hands back the unused gas; only an exceptional halt burns all of it.
+            return ChainError(
+                f"{pending.what} ran out of gas (limit {request['gas']:,}) in block {receipt['blockNumber']}",
+                hint="send it with a higher gas limit (or let the sender estimate it)",
+            )
         replayed: Exception | None = None
         try:
             self.w3.eth.call(request, block_identifier=receipt["blockNumber"])
         except Exception as exc:  # noqa: BLE001 - we want the revert data out of it
             replayed = exc
-        out_of_gas = int(receipt["gasUsed"]) >= int(request["gas"])
         data = revert_data(replayed) if replayed is not None else None
         if data:
             return revert_error(pending.what, data=data)
-        if out_of_gas:
-            return ChainError(
-                f"{pending.what} ran out of gas (limit {request['gas']:,}) in block {receipt['blockNumber']}",
-                hint="send it with a higher gas limit (or let the sender estimate it)",
-            )
         return RevertError(f"{pending.what} reverted in block {receipt['blockNumber']} "
                            "(replaying it did not reproduce the error)")
 

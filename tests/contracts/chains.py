@@ -12,6 +12,7 @@ import os
 import shutil
 import socket
 import subprocess
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
@@ -78,11 +79,23 @@ def _dev_keys(count: int = PREFUNDED_ACCOUNTS) -> dict[str, bytes]:
     return {a.address: a.private_key for a in accounts}
 
 
+class _SerializedTesterProvider(Web3.EthereumTesterProvider):
+    """eth-tester is not thread-safe (concurrent sends corrupt its pending block): one request at a time."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._lock = threading.RLock()
+
+    def make_request(self, method: Any, params: Any) -> Any:
+        with self._lock:
+            return super().make_request(method, params)
+
+
 def eth_tester_chain() -> Chain:
     from eth_tester import EthereumTester, PyEVMBackend
 
     backend = PyEVMBackend.from_mnemonic(DEFAULT_MNEMONIC, num_accounts=PREFUNDED_ACCOUNTS, hd_path=HD_PREFIX)
-    w3 = Web3(Web3.EthereumTesterProvider(EthereumTester(backend)))
+    w3 = Web3(_SerializedTesterProvider(EthereumTester(backend)))
     tester = w3.provider.ethereum_tester
 
     def advance(seconds: int) -> None:

@@ -1,0 +1,53 @@
+"""connect(): ready when it returns, a deadline when nothing answers, clear errors for bad URLs."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from hourglass_cli.chain import connect, poll_until
+from hourglass_cli.errors import ChainError
+from tests.chain.conftest import start_chain
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_connect_to_anvil_returns_a_ready_web3() -> None:
+    chain = start_chain("anvil")
+    try:
+        url = chain.w3.provider.endpoint_uri  # type: ignore[attr-defined]
+        w3 = connect(url, timeout=5)
+        assert w3.eth.chain_id == 31337
+        assert w3.eth.block_number >= 0
+    finally:
+        chain.close()
+
+
+def test_nothing_listening_fails_at_the_deadline_with_a_hint() -> None:
+    url = f"http://127.0.0.1:{_closed_port()}"
+    started = time.monotonic()
+    with pytest.raises(ChainError) as info:
+        connect(url, timeout=0.5)
+    elapsed = time.monotonic() - started
+    assert 0.5 <= elapsed < 3.0  # polled up to the deadline, not web3's retry back-off
+    assert url in str(info.value) and "did not answer within 0.5 s" in str(info.value)
+    assert "hourglass devnet start" in (info.value.hint or "")
+
+
+def test_unsupported_url() -> None:
+    with pytest.raises(ChainError, match="unsupported RPC URL") as info:
+        connect("ftp://example.org", timeout=1)
+    assert "http://" in (info.value.hint or "")
+
+
+def test_poll_until_returns_the_first_value_or_times_out() -> None:
+    calls = iter([None, None, 7])
+    assert poll_until(lambda: next(calls), 5, "a value") == 7
+    with pytest.raises(ChainError, match="a value did not happen within 0.05 s"):
+        poll_until(lambda: None, 0.05, "a value")

@@ -1,0 +1,247 @@
+"""deploy_core + setup_operators on eth-tester and anvil: keys, sockets, tables, mailbox config, keystores."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+
+from hourglass_cli.chain.avs import registration_digest
+from hourglass_cli.chain.structs import (
+    ZERO_ADDRESS,
+    AvsConfig,
+    ConsensusType,
+    CurveType,
+    TaskConfig,
+    operator_set,
+    operator_set_key,
+)
+from hourglass_cli.crypto import bn254, ecdsa, keystore, merkle
+from hourglass_cli.devnet.accounts import DevnetAccounts, derive_account, devnet_accounts
+from hourglass_cli.devnet.deploy import CoreContracts, CoreDeployment, deploy_core
+from hourglass_cli.devnet.operators import (
+    DEVNET_KEYSTORE_PASSWORD,
+    DevnetOperators,
+    operator_bn254_key,
+    operator_ecdsa_key,
+    setup_operators,
+)
+from hourglass_cli.errors import DevnetError, WrongPasswordError
+from tests.chain.conftest import start_chain
+from tests.contracts.chains import Chain
+
+pytestmark = pytest.mark.slow
+
+SEED = b"test-deploy-seed"
+
+
+@dataclass
+class Devnet:
+    chain: Chain
+    accounts: DevnetAccounts
+    core: CoreDeployment
+    operators: DevnetOperators
+    contracts: CoreContracts
+    keys_dir: Path
+
+
+def _devnet(kind: str, curve: str, keys_dir: Path, executors: int = 4, seed: bytes = SEED) -> Devnet:
+    chain = start_chain(kind)
+    accounts = devnet_accounts(executors)
+    core = deploy_core(chain.w3, accounts, curve=curve)
+    operators = setup_operators(chain.w3, core, accounts, keys_dir, seed=seed)
+    return Devnet(chain, accounts, core, operators, core.bind(chain.w3), keys_dir)
+
+
+@pytest.fixture(scope="module", params=[("eth-tester", "bn254"), ("eth-tester", "ecdsa"),
+                                        ("anvil", "bn254"), ("anvil", "ecdsa")], ids=lambda p: "-".join(p))
+def devnet(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    """One devnet (1 aggregator + 4 executors) per chain and curve, shared by the read-only tests."""
+    kind, curve = request.param
+    net = _devnet(kind, curve, tmp_path_factory.mktemp(f"keys-{kind}-{curve}"))
+    yield net
+    net.chain.close()
+
+
+# ------------------------------------------------------------------ what is on chain
+
+
+def test_keys_are_registered(devnet: Devnet) -> None:
+    c, core = devnet.contracts, devnet.core
+    for op in devnet.operators.operators:
+        opset = operator_set(core.avs, op.operator_set_id)
+        assert c.key_registrar.functions.isRegistered(opset, op.address).call()
+        if core.curve == "bn254":
+            key = operator_bn254_key(SEED, op.index)
+            g1, g2 = c.key_registrar.functions.getBN254Key(opset, op.address).call()
+            assert tuple(g1) == key.public_g1() == bn254.g1_from_bytes(bytes.fromhex(op.bn254_g1 or ""))
+            x0, x1, y0, y1 = bn254.g2_to_solidity(key.public_g2())
+            assert [list(g2[0]), list(g2[1])] == [[x0, x1], [y0, y1]]
+            assert op.bn254_g2 == key.public_g2_bytes().hex() and op.ecdsa_signer is None
+        else:
+            signer = ecdsa.address_of(operator_ecdsa_key(SEED, op.index))
+            assert c.key_registrar.functions.getECDSAAddress(opset, op.address).call() == signer == op.ecdsa_signer
+            assert signer != op.address  # the signing key is not the account key
+            assert op.bn254_g1 is None
+
+
+def test_roles_sockets_and_membership(devnet: Devnet) -> None:
+    c, ops = devnet.contracts, devnet.operators
+    assert [op.address for op in ops.operators] == [derive_account(3 + i).address for i in range(5)]
+    assert ops.aggregator.name == "aggregator" and ops.aggregator.operator_set_id == 0
+    assert [op.name for op in ops.executors] == [f"executor-{i}" for i in range(1, 5)]
+    for op in ops.operators:
+        assert c.task_avs_registrar.functions.getOperatorSocket(op.address).call() == op.socket
+    assert [op.socket for op in ops.operators] == [f"127.0.0.1:{9000 + i}" for i in range(5)]
+    registrar = c.task_avs_registrar.functions
+    assert registrar.getRegisteredOperators(0).call() == [ops.aggregator.address]
+    assert registrar.getRegisteredOperators(1).call() == [op.address for op in ops.executors]
+    assert registrar.isOperatorAllowed(operator_set(devnet.core.avs, 0), ops.aggregator.address).call()
+
+
+def test_avs_config_and_curves(devnet: Devnet) -> None:
+    c, core = devnet.contracts, devnet.core
+    assert AvsConfig.from_tuple(c.task_avs_registrar.functions.getAvsConfig().call()) == AvsConfig(0, (1,))
+    assert c.task_avs_registrar.functions.avs().call() == core.avs == devnet.accounts.avs.address
+    assert c.task_avs_registrar.functions.owner().call() == core.avs
+    for set_id in (0, 1):
+        curve = c.key_registrar.functions.getOperatorSetCurveType(operator_set(core.avs, set_id)).call()
+        assert CurveType(curve) == core.curve_type
+
+
+def test_operator_tables_match_the_python_computation(devnet: Devnet) -> None:
+    c, core, ops = devnet.contracts, devnet.core, devnet.operators
+    verifier = c.certificate_verifier(core.curve)
+    for set_id, members in ((0, [ops.aggregator]), (1, list(ops.executors))):
+        opset = operator_set(core.avs, set_id)
+        ts = ops.reference_timestamps[set_id]
+        assert verifier.functions.latestReferenceTimestamp(opset).call() == ts
+        assert verifier.functions.getOperatorSetOwner(opset).call() == core.avs
+        assert verifier.functions.getTotalStakeWeights(opset, ts).call() == [sum(m.weight for m in members)]
+        assert c.operator_table_updater.functions.getOperators(opset).call() == [m.address for m in members]
+        if core.curve == "bn254":
+            keys = [bn254.g1_from_bytes(bytes.fromhex(m.bn254_g1 or "")) for m in members]
+            root, count, aggregate, totals = verifier.functions.getOperatorSetInfo(opset, ts).call()
+            leaves = [merkle.operator_info_leaf(k, [m.weight]) for k, m in zip(keys, members)]
+            assert root == merkle.merkle_root(leaves) and count == len(members)
+            assert tuple(aggregate) == bn254.aggregate_g1(keys)
+            assert totals == [sum(m.weight for m in members)]
+        else:
+            infos = verifier.functions.getOperatorInfos(opset, ts).call()
+            assert [(i[0], list(i[1])) for i in infos] == [(m.ecdsa_signer, [m.weight]) for m in members]
+
+
+def test_mailbox_config_reads_back_exactly(devnet: Devnet) -> None:
+    c, core = devnet.contracts, devnet.core
+    raw = c.task_mailbox.functions.getExecutorOperatorSetTaskConfig(operator_set(core.avs, 1)).call()
+    expected = TaskConfig(task_hook=core.avs_task_hook, task_sla=120, curve=core.curve_type,
+                          consensus=ConsensusType.STAKE_PROPORTION_THRESHOLD, bips=6667,
+                          fee_token=ZERO_ADDRESS, fee_collector=ZERO_ADDRESS)
+    assert TaskConfig.from_tuple(raw) == expected == devnet.operators.task_config
+    assert tuple(raw[:5]) == expected.to_tuple()[:5] and bytes(raw[5][1]) == expected.consensus_value()
+    assert c.task_mailbox.functions.isExecutorOperatorSetRegistered(operator_set_key(core.avs, 1)).call()
+    assert not c.task_mailbox.functions.isExecutorOperatorSetRegistered(operator_set_key(core.avs, 0)).call()
+    assert c.task_mailbox.functions.owner().call() == core.deployer
+
+
+def test_registration_digest_matches_the_contract_views(devnet: Devnet) -> None:
+    c, core = devnet.contracts, devnet.core
+    domain = c.key_registrar.functions.domainSeparator().call()
+    operator, opset = devnet.operators.aggregator.address, operator_set(core.avs, 0)
+    key_data = bn254.key_registration_data(operator_bn254_key(b"x", 1))
+    assert registration_digest(domain, CurveType.BN254, operator, core.avs, 0, key_data) == \
+        c.key_registrar.functions.getBN254KeyRegistrationMessageHash(operator, opset, key_data).call()
+    signer = ecdsa.address_of(operator_ecdsa_key(b"x", 1))
+    assert registration_digest(domain, CurveType.ECDSA, operator, core.avs, 0, bytes.fromhex(signer[2:])) == \
+        c.key_registrar.functions.getECDSAKeyRegistrationMessageHash(operator, opset, signer).call()
+
+
+# ------------------------------------------------------------------ keystores and state
+
+
+def test_keystores_decrypt_to_the_registered_keys(devnet: Devnet) -> None:
+    for op in devnet.operators.operators:
+        path = Path(op.keystore)
+        assert path.parent == devnet.keys_dir and path.name == f"{op.name}.{op.curve}.keystore.json"
+        assert os.stat(path).st_mode & 0o777 == 0o600
+        info = keystore.inspect_keystore(path)
+        loaded = keystore.load_keystore(path, DEVNET_KEYSTORE_PASSWORD)
+        if op.curve == "bn254":
+            assert info.format == "eip2335"
+            assert json.loads(path.read_text())["crypto"]["kdf"]["params"]["n"] == 2**12  # light preset
+            assert loaded.bn254_private_key().public_g1_bytes().hex() == op.bn254_g1
+        else:
+            assert info.format == "web3-v3"
+            assert json.loads(path.read_text())["crypto"]["kdfparams"]["n"] == 2**12
+            assert ecdsa.address_of(loaded.ecdsa_private_key()) == op.ecdsa_signer
+    with pytest.raises(WrongPasswordError):
+        keystore.load_keystore(devnet.operators.aggregator.keystore, "not the devnet password")
+
+
+def test_state_round_trips_through_json_without_secrets(devnet: Devnet) -> None:
+    core_text = json.dumps(devnet.core.to_json())
+    ops_text = json.dumps(devnet.operators.to_json())
+    assert CoreDeployment.from_json(core_text) == devnet.core
+    assert DevnetOperators.from_json(json.loads(ops_text)) == devnet.operators
+    secrets = [DEVNET_KEYSTORE_PASSWORD, SEED.decode()]
+    for op in devnet.operators.operators:
+        secrets.append(derive_account(op.account_index).private_key.hex())
+        secrets.append(operator_bn254_key(SEED, op.index).to_bytes().hex())
+        secrets.append(operator_ecdsa_key(SEED, op.index).hex())
+    for text in (core_text, ops_text, repr(devnet.operators), repr(devnet.accounts)):
+        assert not any(secret in text for secret in secrets)
+    with pytest.raises(DevnetError, match="another hourglass version"):
+        DevnetOperators.from_json({**json.loads(ops_text), "format": 99})
+    with pytest.raises(DevnetError, match="malformed"):
+        DevnetOperators.from_json({"format": 1, "curve": "bn254"})
+
+
+# ------------------------------------------------------------------ fresh devnets
+
+
+@pytest.mark.parametrize(("kind", "curve"), [("anvil", "bn254"), ("eth-tester", "ecdsa")])
+def test_the_same_seed_gives_the_same_devnet(kind: str, curve: str, tmp_path: Path) -> None:
+    nets = [_devnet(kind, curve, tmp_path / "a"), _devnet(kind, curve, tmp_path / "b"),
+            _devnet(kind, curve, tmp_path / "c", seed=b"another seed")]
+    try:
+        a, b, c = nets
+        assert a.core == b.core == c.core  # same deployer nonces on a fresh chain -> same addresses
+        def records(net: Devnet) -> list:
+            return [replace(op, keystore=Path(op.keystore).name) for op in net.operators.operators]
+        assert records(a) == records(b)
+        assert [op.address for op in records(c)] == [op.address for op in records(a)]
+        key = "bn254_g1" if curve == "bn254" else "ecdsa_signer"
+        assert all(getattr(x, key) != getattr(y, key) for x, y in zip(records(a), records(c)))
+    finally:
+        for net in nets:
+            net.chain.close()
+
+
+@pytest.mark.parametrize("kind", ["eth-tester", "anvil"])
+def test_more_than_seven_operators_are_funded_by_the_deployer(kind: str, tmp_path: Path) -> None:
+    unfunded = [derive_account(10).address, derive_account(11).address]
+    net = _devnet(kind, "ecdsa", tmp_path, executors=8)  # accounts 3..11; the chain funds 0..9
+    try:
+        w3 = net.chain.w3
+        assert [op.account_index for op in net.operators.operators] == list(range(3, 12))
+        assert all(w3.eth.get_balance(a) > 0 for a in unfunded)
+        assert net.contracts.task_avs_registrar.functions.getRegisteredOperators(1).call() == \
+            [op.address for op in net.operators.executors]
+    finally:
+        net.chain.close()
+
+
+def test_bad_parameters_are_refused(tmp_path: Path) -> None:
+    chain = start_chain("eth-tester")
+    accounts = devnet_accounts(2)
+    with pytest.raises(DevnetError, match="need a curve"):
+        deploy_core(chain.w3, accounts, curve=CurveType.NONE)
+    core = deploy_core(chain.w3, accounts, curve="ecdsa")
+    with pytest.raises(DevnetError, match="need 3 weights and sockets"):
+        setup_operators(chain.w3, core, accounts, tmp_path, weights=[1, 1])
+    with pytest.raises(DevnetError, match="must be positive"):
+        setup_operators(chain.w3, core, accounts, tmp_path, weights=[1, 0, 1])
