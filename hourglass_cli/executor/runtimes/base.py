@@ -131,6 +131,8 @@ class RuntimeContext:
     """A short name for logs, process titles and container names (e.g. ``hourglass-performer-<operator>``)."""
     workdir: Path = field(default_factory=Path.cwd)
     """Relative paths in the settings are resolved against this (the config file's folder)."""
+    where: str = "[performer]"
+    """How to name the settings in a ConfigError, e.g. ``executor.toml: [performer]``."""
 
 
 # --- health ---------------------------------------------------------------------------------------------
@@ -332,7 +334,9 @@ class RuntimeMonitor:
 
     Backoff between attempts doubles from ``initial_backoff`` to ``max_backoff`` and resets once the
     performer has stayed up for ``healthy_reset`` seconds. ``runtime.exited`` wakes it without waiting for
-    the next ``check_interval``.
+    the next ``check_interval``. ``on_down``/``on_up`` are called when it notices a dead performer and after a
+    successful restart (the executor turns its health NOT_SERVING/SERVING). Restarts run on this thread:
+    a process runtime using ``PR_SET_PDEATHSIG`` ties the child to it, so keep the monitor running.
     """
 
     def __init__(
@@ -343,8 +347,12 @@ class RuntimeMonitor:
         max_backoff: float = 5.0,
         healthy_reset: float = 30.0,
         check_interval: float = 0.5,
+        on_down: Callable[[], None] | None = None,
+        on_up: Callable[[], None] | None = None,
     ) -> None:
         self.runtime = runtime
+        self.on_down = on_down
+        self.on_up = on_up
         self.initial_backoff = initial_backoff
         self.max_backoff = max_backoff
         self.healthy_reset = healthy_reset
@@ -390,6 +398,7 @@ class RuntimeMonitor:
                     backoff = self.initial_backoff
                 continue
             log.warning("performer down runtime=%s restart_in_s=%.2f", self.runtime.name, backoff)
+            _notify(self.on_down)
             if self._sleep(backoff):
                 return
             backoff = min(backoff * 2, self.max_backoff)
@@ -400,9 +409,18 @@ class RuntimeMonitor:
                 log.error("performer restart failed runtime=%s error=%s", self.runtime.name, exc)
                 continue
             self.runtime.reset_channel()
+            _notify(self.on_up)
             up_since = time.monotonic()
             with self._changed:
                 self.restarts += 1
                 self._changed.notify_all()
             log.info("performer restarted runtime=%s restarts=%d endpoint=%s",
                      self.runtime.name, self.restarts, self.runtime.endpoint())
+
+
+def _notify(callback: Callable[[], None] | None) -> None:
+    if callback is not None:
+        try:
+            callback()
+        except Exception:  # a reporting hook must not stop the monitor
+            log.exception("runtime monitor callback failed")
