@@ -7,6 +7,7 @@ Every binding made here is remembered by address, so a failing transaction or ca
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import rlp
@@ -56,9 +57,24 @@ def artifact(name: str) -> dict[str, Any]:
     return load_artifact(name)
 
 
+_factories: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _factory(w3: Web3, name: str) -> Any:
+    # Building a web3 contract class parses the whole ABI (~5 ms); do it once per Web3 and artifact.
+    with _names_lock:
+        per_w3 = _factories.setdefault(w3, {})
+        factory = per_w3.get(name)
+    if factory is None:
+        factory = w3.eth.contract(abi=artifact(name)["abi"])
+        with _names_lock:
+            per_w3[name] = factory
+    return factory
+
+
 def contract(w3: Web3, name: str, address: str) -> Contract:
     """A web3 contract for artifact `name` at `address`."""
-    bound = w3.eth.contract(address=to_checksum_address(address), abi=artifact(name)["abi"])
+    bound = _factory(w3, name)(address=to_checksum_address(address))
     remember(address, name)
     return bound
 

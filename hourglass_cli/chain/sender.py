@@ -70,13 +70,13 @@ class Call:
     label: str = "transaction"
 
 
-def describe(call: Any) -> str:
+def describe(call: Any, data: bytes | None = None) -> str:
     """"Contract.function" for a bound web3 function, "deploy Name" for a constructor."""
     if isinstance(call, Call):
         return call.label
     if hasattr(call, "fn_name"):
-        data = _calldata(call)
-        return f"{contract_name_at(call.address, data[:4])}.{call.fn_name}"
+        name = contract_name_at(call.address, (data if data is not None else _calldata(call))[:4])
+        return f"{name}.{call.fn_name}"
     return f"deploy {getattr(call, 'contract_name', 'contract')}"
 
 
@@ -172,21 +172,24 @@ class TxSender:
 
     # ---------------------------------------------------------------- sending
 
-    def estimate(self, call: Any, value: int = 0) -> int:
+    def estimate(self, call: Any, value: int = 0, *, _request: dict[str, Any] | None = None,
+                 _what: str | None = None) -> int:
         """Gas for `call` with the sender's margin; RevertError naming the custom error if it reverts."""
-        request = self._request(call, value)
+        request = _request or self._request(call, value)
         try:
             estimate = int(self.w3.eth.estimate_gas(request))
         except Exception as exc:  # noqa: BLE001 - classified below
+            what = _what or describe(call)
             if is_revert(exc) or revert_data(exc):
-                raise revert_error(describe(call), exc) from None
-            raise ChainError(f"{describe(call)}: gas estimation failed: {exc}",
+                raise revert_error(what, exc) from None
+            raise ChainError(f"{what}: gas estimation failed: {exc}",
                              hint="check the RPC URL and that the chain is running") from None
         self._fees()
         return min(math.ceil(estimate * self.gas_margin), self._chain.gas_cap)
 
-    def _request(self, call: Any, value: int) -> dict[str, Any]:
-        request: dict[str, Any] = {"from": self.address, "data": "0x" + _calldata(call).hex(), "value": value}
+    def _request(self, call: Any, value: int, data: bytes | None = None) -> dict[str, Any]:
+        data = _calldata(call) if data is None else data
+        request: dict[str, Any] = {"from": self.address, "data": "0x" + data.hex(), "value": value}
         to = _target(call)
         if to:
             request["to"] = to_checksum_address(to)
@@ -194,10 +197,11 @@ class TxSender:
 
     def send(self, call: Any, *, gas: int | None = None, value: int = 0) -> PendingTx:
         """Sign and send `call` (bound function, constructor or `Call`); returns without waiting."""
-        what = describe(call)
+        data = _calldata(call)
+        what = describe(call, data)
+        request = self._request(call, value, data)
         if gas is None:
-            gas = self.estimate(call, value)
-        request = self._request(call, value)
+            gas = self.estimate(call, value, _request=request, _what=what)
         chain_id = self.chain_id
         fees = self._fees()
         last_error: Exception | None = None
@@ -224,7 +228,7 @@ class TxSender:
                     self._state.next_nonce = None  # unknown whether the node kept it
                     if is_revert(exc) or revert_data(exc):
                         raise revert_error(what, exc) from None
-                    raise ChainError(f"{what}: sending failed: {exc}",
+                    raise ChainError(f"{what} from {self.address}: sending failed: {exc}",
                                      hint="check the sender's balance and the RPC URL") from None
                 self._state.next_nonce = nonce + 1
             created = create_address(self.address, nonce) if "to" not in request else None
