@@ -224,3 +224,28 @@ def test_json_answers_are_compact_and_ids_echoed(server: RpcHTTPServer) -> None:
     for req_id in ("abc", 0, 2**40, None, 1.5):
         body = json.dumps({"jsonrpc": "2.0", "id": req_id, "method": "eth_chainId", "params": []}).encode()
         assert rpc.post(body) == {"jsonrpc": "2.0", "id": req_id, "result": "0x7a69"}
+
+
+def test_lazy_bls12_381_precompiles_still_answer() -> None:
+    """The server defers py-evm's BLS12-381 imports; a call to 0x0b must still run the real code."""
+    script = (
+        "from hourglass_cli.devnet.chains.embedded import _lazy_bls\n"
+        "assert _lazy_bls.install()\n"
+        "import sys\n"
+        "from hourglass_cli.devnet.chains.embedded import execution\n"
+        "from hourglass_cli.devnet.chains.embedded.node import Node\n"
+        "from hourglass_cli.devnet.chains.embedded.params import BlockRef, TxParams\n"
+        "assert 'py_ecc.optimized_bls12_381.optimized_pairing' not in sys.modules\n"
+        "node = Node()\n"
+        "p = TxParams(sender=node.accounts[0], to=(11).to_bytes(20, 'big'), data=bytes(256))\n"
+        "r = execution.execute(node.vm_at(BlockRef(tag='latest')), p, 100_000)\n"
+        "print(r.success, r.output.hex(), r.gas_used)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    success, output, gas_used = out.stdout.split()
+    node = Node()  # this process imported py-evm normally
+    p = TxParams(sender=node.accounts[0], to=(11).to_bytes(20, "big"), data=bytes(256))
+    r = execution.execute(node.vm_at(BlockRef(tag="latest")), p, 100_000)
+    assert (success, output, int(gas_used)) == (str(r.success), r.output.hex(), r.gas_used)
+    assert r.success and r.output == bytes(128)

@@ -15,6 +15,9 @@ __all__ = ["EmbeddedBackend", "serve"]
 
 def serve(host: str = "127.0.0.1", port: int = 8545, ready: Callable[[str], None] | None = None, **node_options: Any) -> None:
     """Serve a fresh chain on host:port until SIGTERM/SIGINT; `ready(url)` once it answers."""
+    from hourglass_cli.devnet.chains.embedded import _lazy_bls
+
+    _lazy_bls.install()
     from hourglass_cli.devnet.chains.embedded.server import serve as _serve
 
     _serve(host, port, ready, **node_options)

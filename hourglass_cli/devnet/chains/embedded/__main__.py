@@ -18,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mnemonic", default=DEFAULT_MNEMONIC, help="mnemonic of the dev accounts (anvil's default)")
     args = parser.parse_args(argv)
 
+    from hourglass_cli.devnet.chains.embedded import _lazy_bls
+
+    _lazy_bls.install()  # ~0.3 s of start-up for precompiles our contracts never call
     from hourglass_cli.devnet.chains.embedded.server import serve
 
     def ready(url: str) -> None:

@@ -220,13 +220,13 @@ class Node:
         key = self._keys.get(p.sender)
         if key is None:
             raise RpcError(SERVER_ERROR, f"no signer for account {hx(p.sender)}")
-        vm = self.vm_at(BlockRef(tag="pending"))
-        nonce = p.nonce if p.nonce is not None else vm.state.get_nonce(p.sender)
+        # automine: the pending state is the latest one (no VM for the pending block needed)
+        nonce = p.nonce if p.nonce is not None else self.state_at(BlockRef(tag="latest")).get_nonce(p.sender)
         gas = p.gas
         if gas is None:
             gas = self.estimate(p, BlockRef(tag="pending"))[0]
         to = p.to or b""
-        builder = vm.get_transaction_builder()
+        builder = self.chain.get_vm_class_for_block_number(self.head.number + 1).get_transaction_builder()
         tx_type = p.type
         if tx_type is None:
             tx_type = 2 if p.gas_price is None else (1 if p.access_list else 0)
