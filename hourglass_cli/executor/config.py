@@ -1,0 +1,231 @@
+"""The executor's config file (TOML), declared and checked like ``hourglass.toml`` (:mod:`hourglass_cli.config`).
+
+Sections: ``[executor]`` (identity, listen address, limits, store), ``[keys]`` (keystore paths and where the
+password comes from — never the password itself), ``[chain]``, ``[contracts]``, ``[performer]`` (runtime and
+its settings; a ``docker`` runtime's own keys are passed through to ``runtimes.docker``). Relative paths are
+resolved against the config file's folder. Errors name the file, the key and the rule.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hourglass_cli.config import _build_section, _suggest, setting
+from hourglass_cli.errors import ConfigError
+
+DEFAULT_PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS_RULE = "0x followed by 40 hex digits"
+_URL = re.compile(r"^(https?://\S+|\S+\.ipc)$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+def _address(doc: str) -> Any:
+    return setting("", doc, pattern=_ADDRESS, rule=_ADDRESS_RULE)
+
+
+@dataclass(frozen=True)
+class ExecutorSection:
+    """[executor]: who this executor is and how it serves."""
+
+    operator_address: str = _address("The operator's address (its account in the executor operator set).")
+    avs_address: str = _address("The AVS this executor serves; submissions for another AVS are refused.")
+    host: str = setting("127.0.0.1", "Address ExecutorService listens on (0.0.0.0 for other machines).")
+    port: int = setting(9001, "Port ExecutorService listens on (0 = a free one).", min=0, max=65535)
+    task_timeout: float = setting(30.0, "Seconds the performer gets per task (less if the aggregator's "
+                                        "deadline is sooner).", min=0.01, max=3600)
+    block_wait: float = setting(5.0, "Seconds to wait for the task's block when the aggregator's chain view "
+                                     "is ahead of ours.", min=0, max=600)
+    store: str = setting("executor.db", "SQLite file of processed task ids (relative to this file).")
+    log_dir: str = setting("logs", "Folder of the performer's log file (relative to this file).")
+    workers: int = setting(32, "Submissions handled at once.", min=1, max=1024)
+
+
+@dataclass(frozen=True)
+class KeysSection:
+    """[keys]: the operator's signing keys; give the keystore of the executor operator set's curve."""
+
+    bn254_keystore: str = setting("", "EIP-2335 BN254 keystore (relative to this file).")
+    ecdsa_keystore: str = setting("", "Web3 v3 ECDSA keystore of the signing key (relative to this file).")
+    password_file: str = setting("", "File whose first line is the keystores' password.")
+    password_env: str = setting(DEFAULT_PASSWORD_ENV, "Environment variable holding the password "
+                                                      "(used when password_file is empty).",
+                                pattern=_ENV_NAME, rule="an environment variable name")
+
+
+@dataclass(frozen=True)
+class ChainSection:
+    """[chain]: where the executor reads keys and operator sets."""
+
+    rpc_url: str = setting("", "JSON-RPC URL of the chain holding KeyRegistrar and TaskAVSRegistrar (L1).",
+                           pattern=_URL, rule="an http(s):// URL or a .ipc path")
+    l2_rpc_url: str = setting("", "L2 JSON-RPC URL given to the performer as L2_RPC_URL (default: rpc_url).",
+                              pattern=_URL, rule="an http(s):// URL or a .ipc path")
+    connect_timeout: float = setting(30.0, "Seconds to wait for the chain at start.", min=0.1, max=600)
+    cache_seconds: float = setting(10.0, "How long aggregator keys and the AVS config are cached.",
+                                   min=0, max=3600)
+
+
+@dataclass(frozen=True)
+class ContractsSection:
+    """[contracts]: the Hourglass contracts (WIRE.md §3)."""
+
+    key_registrar: str = _address("KeyRegistrar (operator keys).")
+    task_avs_registrar: str = _address("The AVS's TaskAVSRegistrar (AvsConfig, operator sets).")
+    task_mailbox: str = _address("TaskMailbox (given to the performer as TASK_MAILBOX).")
+    bn254_certificate_verifier: str = _address("BN254CertificateVerifier.")
+    ecdsa_certificate_verifier: str = _address("ECDSACertificateVerifier (its address is in the ECDSA "
+                                               "result digest; required for ECDSA operator sets).")
+
+
+@dataclass(frozen=True)
+class PerformerSection:
+    """[performer]: how the AVS's performer runs. Other keys are the docker runtime's own."""
+
+    runtime: str = setting("process", "process (run `command`), docker, or remote (`address`).",
+                           choices=("process", "docker", "remote"))
+    command: list = setting([], "process: the command serving the performer (gets PORT and the chain env).")
+    cwd: str = setting("", "process: working folder (relative to this file; default: this file's folder).")
+    env: dict = setting({}, "Extra environment variables for the performer (string values).")
+    contracts: dict = setting({}, "AVS contracts given to the performer as <NAME_UPPER_SNAKE>=address.")
+    port: int = setting(0, "Port the performer listens on (0 = a free one).", min=0, max=65535)
+    address: str = setting("", "remote: host:port of a performer someone else runs.")
+    startup_timeout: float = setting(30.0, "Seconds to wait for the performer's health SERVING.", min=0.1, max=600)
+
+
+_SECTIONS: dict[str, type] = {
+    "executor": ExecutorSection,
+    "keys": KeysSection,
+    "chain": ChainSection,
+    "contracts": ContractsSection,
+    "performer": PerformerSection,
+}
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """The whole executor config file."""
+
+    executor: ExecutorSection = field(default_factory=ExecutorSection)
+    keys: KeysSection = field(default_factory=KeysSection)
+    chain: ChainSection = field(default_factory=ChainSection)
+    contracts: ContractsSection = field(default_factory=ContractsSection)
+    performer: PerformerSection = field(default_factory=PerformerSection)
+    performer_settings: dict = field(default_factory=dict)
+    """The raw ``[performer]`` table (all keys, docker's included), for ``RuntimeClass.from_settings``."""
+    path: Path | None = None
+    file: str = "executor.toml"
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are resolved against."""
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def resolve(self, value: str) -> Path:
+        """A path from the file, relative to the file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def read_password(self) -> str:
+        """The keystore password from ``password_file`` or ``password_env`` (never logged)."""
+        keys = self.keys
+        if keys.password_file:
+            path = self.resolve(keys.password_file)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"{self.file}: [keys].password_file {path}: cannot read it "
+                                  f"({type(exc).__name__})") from None
+            lines = text.splitlines()
+            return lines[0] if lines else ""
+        value = os.environ.get(keys.password_env)
+        if value is None:
+            raise ConfigError(f"{self.file}: the keystore password is in neither [keys].password_file nor "
+                              f"${keys.password_env}",
+                              hint=f"export {keys.password_env}=… or set [keys].password_file")
+        return value
+
+
+def _check_performer(raw: Any, file: str) -> tuple[PerformerSection, dict[str, Any]]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: [performer] must be a table, got {raw!r}")
+    known = {f.name for f in dataclasses.fields(PerformerSection)}
+    runtime = raw.get("runtime", "process")
+    # A docker runtime has keys of its own (image, …): its module checks them in from_settings.
+    mine = {k: v for k, v in raw.items() if k in known} if runtime == "docker" else raw
+    section = _build_section(file, "performer", PerformerSection, mine)
+    where = f"{file}: [performer]"
+    for key in ("env", "contracts"):
+        table = getattr(section, key)
+        if not isinstance(table, dict):
+            raise ConfigError(f"{where}.{key} must be a table of strings, got {table!r}")
+        for name, value in table.items():
+            if not isinstance(value, str):
+                raise ConfigError(f"{where}.{key}.{name} must be a string, got {value!r}")
+            if key == "env" and not _ENV_NAME.match(name):
+                raise ConfigError(f"{where}.env: {name!r} is not an environment variable name")
+            if key == "contracts" and not _ADDRESS.match(value):
+                raise ConfigError(f"{where}.contracts.{name} must be {_ADDRESS_RULE}, got {value!r}")
+    if section.runtime == "process" and not (section.command and all(isinstance(a, str) and a for a in
+                                                                      section.command)):
+        raise ConfigError(f"{where}.command must be a non-empty list of strings when runtime = 'process'")
+    if section.runtime == "remote" and not section.address:
+        raise ConfigError(f"{where}.address is required when runtime = 'remote'")
+    return section, dict(raw)
+
+
+def _require(config: ExecutorConfig, file: str) -> None:
+    required = (("executor", "operator_address"), ("executor", "avs_address"), ("chain", "rpc_url"),
+                ("contracts", "key_registrar"), ("contracts", "task_avs_registrar"))
+    for section, key in required:
+        if not getattr(getattr(config, section), key):
+            raise ConfigError(f"{file}: [{section}].{key} is required")
+    if not (config.keys.bn254_keystore or config.keys.ecdsa_keystore):
+        raise ConfigError(f"{file}: [keys] needs bn254_keystore or ecdsa_keystore (the executor operator set's "
+                          "curve)")
+    if config.keys.ecdsa_keystore and not config.contracts.ecdsa_certificate_verifier:
+        raise ConfigError(f"{file}: [contracts].ecdsa_certificate_verifier is required with an ECDSA key "
+                          "(ECDSA result signatures are bound to the verifier's address)")
+
+
+def parse_executor_config(data: dict[str, Any], file: str = "executor.toml", path: Path | None = None) -> ExecutorConfig:
+    """Validate a parsed TOML document into an ExecutorConfig."""
+    sections: dict[str, Any] = {}
+    performer_settings: dict[str, Any] = {}
+    for name, raw in data.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{file}: unknown section [{name}]{_suggest(name, list(_SECTIONS))}; "
+                              f"allowed sections: {', '.join('[' + s + ']' for s in _SECTIONS)}")
+        if name == "keys" and isinstance(raw, dict) and "password" in raw:
+            raise ConfigError(f"{file}: [keys].password: the password must not be written in the config file",
+                              hint="put it in a file named by [keys].password_file, or in the environment "
+                                   "variable named by [keys].password_env")
+        if name == "performer":
+            sections[name], performer_settings = _check_performer(raw, file)
+        else:
+            sections[name] = _build_section(file, name, _SECTIONS[name], raw)
+    config = ExecutorConfig(**sections, performer_settings=performer_settings, path=path, file=file)
+    _require(config, file)
+    return config
+
+
+def load_executor_config(path: str | Path) -> ExecutorConfig:
+    """Read and validate an executor config file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file", hint="pass the executor's config with --config FILE") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read it ({exc.__class__.__name__}: {exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_executor_config(data, str(p), p.resolve())

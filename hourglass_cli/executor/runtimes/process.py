@@ -1,0 +1,199 @@
+"""The ``process`` runtime (the embedded default): run the performer command as a child process.
+
+The child gets ``PORT`` and the chain/contract variables of WIRE.md §1 in its environment, runs in its own
+process group (a stop signals the whole group, so a shell wrapper's children go too), and on Linux gets
+``PR_SET_PDEATHSIG`` so it dies with the executor even when the executor is killed. Its stdout and stderr
+are appended to a log file. A waiter thread wakes the restart monitor the moment the child exits.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hourglass_cli.errors import ConfigError
+from hourglass_cli.executor.runtimes.base import (
+    PerformerRuntime,
+    RuntimeContext,
+    RuntimeEnv,
+    RuntimeStartError,
+    wait_for_health,
+)
+
+log = logging.getLogger("hourglass.executor.runtime")
+
+_PR_SET_PDEATHSIG = 1
+_LOG_TAIL_BYTES = 4000
+
+
+def _pdeathsig_setter() -> Any:
+    """A preexec function that asks Linux to SIGTERM the child when the spawning thread dies (None elsewhere).
+
+    libc and ``prctl`` are resolved here, in the parent, so the child only makes one plain call after fork.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def _set() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died between fork and prctl
+            os._exit(1)
+
+    return _set
+
+
+def _tail(path: Path, limit: int = _LOG_TAIL_BYTES) -> str:
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - limit))
+            text = fh.read().decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+    return text if size <= limit else "…" + text
+
+
+class ProcessRuntime(PerformerRuntime):
+    """Spawns ``command`` with the runtime env; the performer listens on 127.0.0.1:``env.port``."""
+
+    name: ClassVar[str] = "process"
+
+    def __init__(
+        self,
+        command: Sequence[str],
+        env: RuntimeEnv,
+        log_path: str | os.PathLike[str],
+        *,
+        cwd: str | os.PathLike[str] | None = None,
+        host: str = "127.0.0.1",
+        inherit_env: bool = True,
+        start_deadline_s: float = 60.0,
+    ) -> None:
+        super().__init__()
+        if not command or not all(isinstance(part, str) and part for part in command):
+            raise ConfigError("the performer command must be a non-empty list of non-empty strings")
+        self.command = list(command)
+        self.env = env
+        self.log_path = Path(log_path)
+        self.cwd = Path(cwd) if cwd is not None else None
+        self.host = host
+        self.inherit_env = inherit_env
+        self.start_deadline_s = start_deadline_s
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._lock = threading.RLock()
+
+    @classmethod
+    def from_settings(cls, settings: Mapping[str, Any], context: RuntimeContext) -> ProcessRuntime:
+        """Keys: ``command`` (list), ``cwd`` (relative to the config file), ``startup_timeout``."""
+        command = settings.get("command")
+        if not isinstance(command, list) or not command or not all(isinstance(a, str) and a for a in command):
+            raise ConfigError(f"{context.where}.command must be a non-empty list of strings, got {command!r}")
+        cwd_text = settings.get("cwd") or ""
+        cwd = (context.workdir / cwd_text) if cwd_text else context.workdir
+        return cls(command, context.env, context.log_path, cwd=cwd,
+                   start_deadline_s=float(settings.get("startup_timeout", 60.0)))
+
+    # -- PerformerRuntime --
+
+    @property
+    def pid(self) -> int | None:
+        """The performer's pid while it runs."""
+        proc = self._proc
+        return proc.pid if proc is not None and proc.poll() is None else None
+
+    def endpoint(self) -> str:
+        return f"{self.host}:{self.env.port}"
+
+    def is_alive(self) -> bool:
+        proc = self._proc
+        return proc is not None and proc.poll() is None
+
+    def _executable(self) -> str:
+        program = self.command[0]
+        if os.sep in program:
+            path = (self.cwd / program) if self.cwd and not os.path.isabs(program) else Path(program)
+            if not path.exists():
+                raise RuntimeStartError(f"the performer command {program!r} does not exist")
+            return str(path)
+        found = shutil.which(program)
+        if found is None:
+            raise RuntimeStartError(f"the performer command {program!r} is not on PATH",
+                                    hint="install it, or give its full path in [performer].command")
+        return found
+
+    def _spawn(self) -> subprocess.Popen[bytes]:
+        env = {**os.environ, **self.env.env} if self.inherit_env else dict(self.env.env)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        argv = [self._executable(), *self.command[1:]]
+        with self.log_path.open("ab") as out:
+            try:
+                proc = subprocess.Popen(
+                    argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                    start_new_session=True, preexec_fn=_pdeathsig_setter(),  # noqa: PLW1509 (only a prctl call)
+                )
+            except OSError as exc:
+                raise RuntimeStartError(f"cannot start the performer {self.command[0]!r}: {exc}") from None
+        self.exited.clear()
+        threading.Thread(target=self._wait_exit, args=(proc,), name=f"performer-wait-{proc.pid}", daemon=True).start()
+        log.info("performer started runtime=process pid=%d endpoint=%s log=%s", proc.pid, self.endpoint(),
+                 self.log_path)
+        return proc
+
+    def _wait_exit(self, proc: subprocess.Popen[bytes]) -> None:
+        code = proc.wait()
+        if self._proc is proc:  # an exit we did not ask for: wake the monitor
+            log.warning("performer exited runtime=process pid=%d returncode=%s", proc.pid, code)
+            self.exited.set()
+
+    def start(self, deadline_s: float) -> None:
+        with self._lock:
+            if self.is_alive():
+                return
+            self._proc = self._spawn()
+        try:
+            wait_for_health(self.endpoint(), deadline_s, alive=self.is_alive)
+        except RuntimeStartError as exc:
+            code = self._proc.poll() if self._proc else None
+            self.stop(timeout=2.0)
+            tail = _tail(self.log_path).strip()
+            exited = f" (exit code {code})" if code is not None else ""
+            raise RuntimeStartError(f"{exc.message}{exited}" + (f"; last output:\n{tail}" if tail else ""),
+                                    hint=f"see {self.log_path}") from None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        with self._lock:
+            proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        self._signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            log.warning("performer did not stop in %.1f s; killing pid=%d", timeout, proc.pid)
+            self._signal_group(proc, signal.SIGKILL)
+            proc.wait(5.0)
+        else:
+            self._signal_group(proc, signal.SIGKILL)  # leftovers of the group (a shell's children)
+        log.info("performer stopped runtime=process pid=%d returncode=%s", proc.pid, proc.returncode)
+
+    @staticmethod
+    def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
+        try:
+            os.killpg(proc.pid, sig)  # start_new_session: the group id is the child's pid
+        except (ProcessLookupError, PermissionError):
+            pass
