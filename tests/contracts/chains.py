@@ -164,6 +164,9 @@ def anvil_chain(binary: str, deadline_s: float = 30.0) -> Chain:
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+            proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
 
     return Chain("anvil", w3, list(w3.eth.accounts), advance, snapshot, revert, close, keys=_dev_keys())
 
