@@ -4,6 +4,10 @@ The child gets ``PORT`` and the chain/contract variables of WIRE.md §1 in its e
 process group (a stop signals the whole group, so a shell wrapper's children go too), and on Linux gets
 ``PR_SET_PDEATHSIG`` so it dies with the executor even when the executor is killed. Its stdout and stderr
 are appended to a log file. A waiter thread wakes the restart monitor the moment the child exits.
+
+Linux sends the death signal when the *thread* that forked the child ends, not the process: every spawn
+therefore happens on one long-lived spawner thread owned by the runtime (ended by :meth:`close`), so a
+performer started from a short-lived thread (a supervisor's, the monitor's) is not killed with it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -96,6 +101,7 @@ class ProcessRuntime(PerformerRuntime):
         self.start_deadline_s = start_deadline_s
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.RLock()
+        self._spawner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="performer-spawner")
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], context: RuntimeContext) -> ProcessRuntime:
@@ -164,7 +170,7 @@ class ProcessRuntime(PerformerRuntime):
         with self._lock:
             if self.is_alive():
                 return
-            self._proc = self._spawn()
+            self._proc = self._spawner.submit(self._spawn).result()
         try:
             wait_for_health(self.endpoint(), deadline_s, alive=self.is_alive)
         except RuntimeStartError as exc:
@@ -190,6 +196,13 @@ class ProcessRuntime(PerformerRuntime):
         else:
             self._signal_group(proc, signal.SIGKILL)  # leftovers of the group (a shell's children)
         log.info("performer stopped runtime=process pid=%d returncode=%s", proc.pid, proc.returncode)
+
+    def close(self) -> None:
+        """Stop the performer, close the channel and end the spawner thread."""
+        try:
+            super().close()
+        finally:
+            self._spawner.shutdown(wait=False)
 
     @staticmethod
     def _signal_group(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
