@@ -24,6 +24,7 @@ _ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
 _ADDRESS_RULE = "0x followed by 40 hex digits"
 _URL = re.compile(r"^(https?://\S+|\S+\.ipc)$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HOSTPORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):\d{1,5}$")
 
 
 def _address(doc: str) -> Any:
@@ -95,7 +96,8 @@ class PerformerSection:
     env: dict = setting({}, "Extra environment variables for the performer (string values).")
     contracts: dict = setting({}, "AVS contracts given to the performer as <NAME_UPPER_SNAKE>=address.")
     port: int = setting(0, "Port the performer listens on (0 = a free one).", min=0, max=65535)
-    address: str = setting("", "remote: host:port of a performer someone else runs.")
+    address: str = setting("", "remote: host:port of a performer someone else runs.", pattern=_HOSTPORT,
+                           rule="host:port, e.g. 127.0.0.1:8080")
     startup_timeout: float = setting(30.0, "Seconds to wait for the performer's health SERVING.", min=0.1, max=600)
 
 
