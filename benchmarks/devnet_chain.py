@@ -6,8 +6,9 @@ Run: .venv/bin/python benchmarks/devnet_chain.py [--runs N] [--blocks N] [--skip
 2. eth_getLogs over --blocks blocks (one log each) on the embedded chain, over HTTP, against
    eth-tester's own get_logs (in process, through web3's EthereumTesterProvider);
 3. eth_estimateGas of a call running the ecPairing precompile on two pairs (what one BN254
-   certificate verification costs): our estimate vs py-evm's binary search, with our fast
-   precompile and with py-evm's py_ecc one.
+   certificate verification costs), then of the real TaskMailbox.submitResult with a BN254
+   certificate: our estimate vs py-evm's binary search, with our fast precompile and with
+   py-evm's py_ecc one.
 Prints medians; nothing is asserted.
 """
 
@@ -203,6 +204,71 @@ def bench_estimate(runs: int) -> None:
             handle.stop()
 
 
+def bench_submit_result(runs: int) -> None:
+    """The real pairing-heavy call: TaskMailbox.submitResult verifying a BN254 certificate."""
+    import threading
+
+    from eth.vm.spoof import SpoofTransaction
+
+    from hourglass_cli.devnet.chains.embedded import execution
+    from hourglass_cli.devnet.chains.embedded.evm import PyEccDevChain
+    from hourglass_cli.devnet.chains.embedded.params import BlockRef, TxParams
+    from hourglass_cli.devnet.chains.embedded.server import make_server
+
+    try:
+        from tests.devnet.chains.test_real_contracts import RESULT, _certified_task, _chain
+    except ImportError as exc:
+        print(f"\n== submitResult: skipped ({exc})")
+        return
+    print("\n== eth_estimateGas of TaskMailbox.submitResult (BN254 certificate, one non-signer)")
+    server = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        from hourglass_cli.devnet.chains import ChainHandle
+
+        handle = ChainHandle("embedded", server.url, server.server_address[1], 0, Path("-"))
+        chain = _chain(handle)
+        t0 = time.perf_counter()
+        stack, task_hash, cert = _certified_task(chain)
+        print(f"  stack deployed, 4 BN254 operators registered, task created: {time.perf_counter() - t0:.1f} s")
+        submit = stack.mailbox.functions.submitResult(task_hash, cert, RESULT)
+        sender = chain.accounts[9]
+        data = bytes.fromhex(submit._encode_transaction_data()[2:])
+        node = server.dispatcher.node
+        params = TxParams(sender=bytes.fromhex(sender[2:]), to=bytes.fromhex(stack.mailbox.address[2:]), data=data)
+        latest = BlockRef(tag="latest")
+        ms_http, gas_http = median_ms(lambda: submit.estimate_gas({"from": sender}), runs)
+        print(f"  web3 estimate_gas over HTTP (ours)          {ms_http:9.1f} ms  -> {gas_http} gas")
+        slow_chain = PyEccDevChain(node.chain.chaindb.db)  # same state, py-evm's py_ecc precompiles
+        for label, vm_of, estimator_chain, n in (
+            ("fast precompile (ours)", lambda: node.vm_at(latest), node.chain, runs),
+            ("py_ecc precompile (stock py-evm)", lambda: slow_chain.get_vm(node.head.header), slow_chain, 1),
+        ):
+            vm = vm_of()
+            ms_call, _ = median_ms(lambda: execution.call(vm, params, 30_000_000), n)
+            ms_ours, (gas_ours, executions) = median_ms(
+                lambda: execution.estimate_gas(lambda gas: execution.execute(vm, params, gas), 30_000_000), n
+            )
+
+            def pyevm_estimate() -> int:
+                unsigned = vm.get_transaction_builder().new_unsigned_dynamic_fee_transaction(
+                    chain_id=31337, nonce=vm.state.get_nonce(params.sender), max_priority_fee_per_gas=0,
+                    max_fee_per_gas=0, gas=30_000_000, to=params.to, value=0, data=data, access_list=(),
+                )  # fmt: skip
+                spoofed = SpoofTransaction(unsigned, from_=params.sender)
+                return estimator_chain.estimate_gas(spoofed, node.head.header)
+
+            ms_pyevm, gas_pyevm = median_ms(pyevm_estimate, n)
+            print(f"  {label}:")
+            print(f"    eth_call                                  {ms_call:9.1f} ms")
+            print(f"    our estimate ({executions} executions)            {ms_ours:9.1f} ms  -> {gas_ours} gas")
+            print(f"    py-evm's binary search estimate           {ms_pyevm:9.1f} ms  -> {gas_pyevm} gas")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=5, help="repetitions per timing (median reported)")
@@ -212,6 +278,7 @@ def main() -> None:
     bench_cold_start(args.runs)
     bench_get_logs(max(args.runs, 10), args.blocks, args.skip_eth_tester)
     bench_estimate(args.runs)
+    bench_submit_result(args.runs)
 
 
 if __name__ == "__main__":

@@ -36,3 +36,10 @@ def pairing_runtime() -> bytes:
     ok_at = len(head) + len(call) + 2 + 1 + 3
     tail = [_PUSH1, ok_at, _JUMPI, _PUSH0, _PUSH0, _REVERT, _JUMPDEST, _PUSH1, 32, _PUSH0, _RETURN]
     return bytes(head + call + tail)
+
+
+def gas_floor_runtime(minimum: int) -> bytes:
+    """Revert unless GAS (gas left) is at least `minimum`: code whose outcome reads the gas left."""
+    assert minimum < 2**24
+    return bytes([0x5A, 0x62]) + minimum.to_bytes(3, "big") + bytes([0x11, _PUSH1, 10, _JUMPI, _STOP, _JUMPDEST,
+                                                                      _PUSH0, _PUSH0, _REVERT])

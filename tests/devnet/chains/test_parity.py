@@ -19,7 +19,6 @@ from hourglass_cli.devnet.chains import ChainHandle
 from tests.devnet.chains.conftest import Rpc
 
 ACCOUNT0_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-ESTIMATE_TOLERANCE = 0.002  # ours stops within 0.1% of the minimum; anvil finds the exact minimum
 
 
 def _word(n: int) -> str:
@@ -181,12 +180,9 @@ def test_calls_reverts_estimates_and_chain_id_match(both: dict[str, ChainHandle]
     anvil, ours = seen["anvil"], seen["embedded"]
     assert anvil["chain_id_rpc"] == anvil["chain_id_opcode"] == 31337
     for key in anvil:
-        if key == "estimates":
-            continue
         assert ours[key] == anvil[key], f"{key}: embedded {ours[key]!r} != anvil {anvil[key]!r}"
-    for name, expected in anvil["estimates"].items():
-        got = ours["estimates"][name]
-        assert expected <= got <= expected * (1 + ESTIMATE_TOLERANCE), f"estimate {name}: {got} vs anvil {expected}"
+    # both find the least gas limit that works (ours from the call tree in two executions)
+    assert ours["estimates"] == anvil["estimates"]
 
 
 # --- raw transactions, snapshots, filters, time, setters -----------------------------------------

@@ -70,6 +70,13 @@ def dev_methods(methods: Methods) -> dict[str, Callable[[list[Any]], Any]]:
     def evm_setNextBlockTimestamp(params: list[Any]) -> None:
         node.set_next_timestamp(_int(params_list(params, 1, 1)[0], "timestamp"))
 
+    def set_interval(params: list[Any]) -> None:
+        node.timestamp_interval = _int(params_list(params, 1, 1)[0], "interval")
+
+    def remove_interval(params: list[Any]) -> bool:
+        had, node.timestamp_interval = node.timestamp_interval is not None, None
+        return had
+
     def evm_setAutomine(params: list[Any]) -> None:
         if params_list(params, 1, 1)[0] is not True:
             raise RpcError(SERVER_ERROR, "the embedded chain always automines (a block per transaction)")
@@ -101,6 +108,8 @@ def dev_methods(methods: Methods) -> dict[str, Callable[[list[Any]], Any]]:
         "evm_increaseTime": evm_increaseTime,
         "evm_setNextBlockTimestamp": evm_setNextBlockTimestamp,
         "evm_setAutomine": evm_setAutomine,
+        "anvil_setBlockTimestampInterval": set_interval,
+        "anvil_removeBlockTimestampInterval": remove_interval,
         "anvil_setBalance": set_balance,
         "hardhat_setBalance": set_balance,
         "anvil_setNonce": set_nonce,

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from eth import constants
+from eth.constants import GAS_CALLSTIPEND
 from eth.chains.base import MiningChain
 from eth.db.atomic import AtomicDB
 from eth.vm.forks.london.headers import calculate_expected_base_fee_per_gas
@@ -28,10 +29,53 @@ BLOCK_GAS_LIMIT = 30_000_000  # anvil's default
 ZERO_HASH = b"\x00" * 32
 
 
-class FastComputation(PragueComputation):
-    """Prague computation whose 0x06/0x07/0x08 precompiles run on our plain-int BN254 code."""
+class _SstoreProbe:
+    """SSTORE that first notes the least gas its frame had left at one (EIP-2200's 2300 sentry)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.mnemonic = inner.mnemonic
+        self.gas_cost = inner.gas_cost
+
+    def __call__(self, computation: Any) -> Any:
+        left = computation.get_gas_remaining()
+        if computation.least_gas_at_sstore is None or left < computation.least_gas_at_sstore:
+            computation.least_gas_at_sstore = left
+        return self.inner(computation)
+
+
+_SSTORE = 0x55
+
+
+class DevComputation(PragueComputation):
+    """Prague computation that records what bounds the least workable gas limit.
+
+    For each sub-call, the gas its caller had at the CALL (what the 63/64 rule of EIP-150 applies
+    to), and per frame the least gas left at an SSTORE (which fails at 2300 or less):
+    eth_estimateGas reads both from one run to compute the least limit (execution.required_gas).
+    """
+
+    opcodes = {**PragueComputation.opcodes, _SSTORE: _SstoreProbe(PragueComputation.opcodes[_SSTORE])}
+    available_at_call: int | None = None
+    least_gas_at_sstore: int | None = None
+
+    def apply_child_computation(self, child_msg: Any) -> Any:
+        stipend = GAS_CALLSTIPEND if child_msg.value and child_msg.should_transfer_value else 0
+        # the caller already paid the call's costs and the forwarded gas
+        available = self.get_gas_remaining() + child_msg.gas - stipend
+        child = super().apply_child_computation(child_msg)
+        child.available_at_call = available
+        return child
+
+
+class FastComputation(DevComputation):
+    """DevComputation whose 0x06/0x07/0x08 precompiles run on our plain-int BN254 code."""
 
     _precompiles = {**PragueComputation._precompiles, **FAST_PRECOMPILES}
+
+
+class DevState(PragueState):
+    computation_class = DevComputation
 
 
 class FastState(PragueState):
@@ -40,6 +84,8 @@ class FastState(PragueState):
 
 class DevPragueVM(PragueVM):
     """PragueVM that, like anvil, accepts a block in the same second as its parent."""
+
+    _state_class = DevState
 
     @classmethod
     def validate_header(cls, header: Any, parent_header: Any) -> None:
@@ -88,7 +134,7 @@ class DevChain(_DevChain):
 
 
 class PyEccDevChain(_DevChain):
-    """The same chain on py-evm's own (py_ecc) precompiles: for tests and benchmarks."""
+    """The same chain on py-evm's own (py_ecc) BN254 precompiles: for tests and benchmarks."""
 
     vm_configuration = ((0, DevPragueVM),)
 

@@ -70,6 +70,8 @@ class Node:
         self._head_state_root = genesis.header.state_root
         self._time_offset = 0
         self._next_timestamp: int | None = None
+        #: anvil_setBlockTimestampInterval: each block this many seconds after its parent
+        self.timestamp_interval: int | None = None
         self._snapshots: dict[int, _Snapshot] = {}
         self._snapshot_counter = 0
         self.on_revert: list[Callable[[int], None]] = []
@@ -157,6 +159,8 @@ class Node:
     def _timestamp_after(self, parent: Any) -> int:
         if self._next_timestamp is not None:
             return self._next_timestamp
+        if self.timestamp_interval is not None:
+            return parent.timestamp + self.timestamp_interval
         # like anvil: the wall clock plus evm_increaseTime's offset, never before the parent
         # (blocks mined within one second share its timestamp)
         return max(parent.timestamp, int(self._clock()) + self._time_offset)
