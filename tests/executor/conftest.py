@@ -117,7 +117,7 @@ def _toml(value: Any) -> str:
 
 
 def write_config(net: Net, folder: Path, performer: dict[str, Any], *, operator: str | None = None,
-                 keystore: str | None = None, **executor: Any) -> Path:
+                 keystore: str | None = None, rpc_url: str = "http://127.0.0.1:1", **executor: Any) -> Path:
     """An executor config file for ``net`` (keys from the devnet's keystores, password from a file)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "password.txt").write_text(DEVNET_KEYSTORE_PASSWORD + "\n")
@@ -127,7 +127,8 @@ def write_config(net: Net, folder: Path, performer: dict[str, Any], *, operator:
                      "store": "executor.db", **executor},
         "keys": {f"{net.curve}_keystore": keystore or net.ops.executors[0].keystore,
                  "password_file": "password.txt"},
-        "chain": {"rpc_url": "http://127.0.0.1:1"},  # unused: the tests hand the executor eth-tester's Web3
+        # eth-tester has no URL: in-process executors are handed its Web3 (the URL only reaches the performer).
+        "chain": {"rpc_url": rpc_url},
         "contracts": {"key_registrar": c.key_registrar, "task_avs_registrar": c.task_avs_registrar,
                       "task_mailbox": c.task_mailbox, "bn254_certificate_verifier": c.bn254_certificate_verifier,
                       "ecdsa_certificate_verifier": c.ecdsa_certificate_verifier},
@@ -164,8 +165,9 @@ def start_executor(net: Net, config_path: Path, runtime: Any = None) -> RunningE
     return RunningExecutor(executor, channel, ExecutorStub(channel))
 
 
-def build_net(curve: str, root: Path) -> Net:
-    chain = eth_tester_chain()
+def build_net(curve: str, root: Path, chain: Chain | None = None) -> Net:
+    """Deploy the stack on ``chain`` (default: a new eth-tester) with one aggregator and one executor."""
+    chain = chain or eth_tester_chain()
     accounts = devnet_accounts(1)
     core = deploy_core(chain.w3, accounts, curve=curve)
     ops = setup_operators(chain.w3, core, accounts, root / "keys", seed=SEED)

@@ -58,7 +58,8 @@ def test_task_result_verifies_against_chain_and_on_chain(net: Net, square: Runni
                                  result.result_signature)
     assert len(auth) == 160
     assert verifier_for(net.curve).verify_offchain(auth, result.auth_signature, registered)
-    assert not verifier_for(net.curve).verify_offchain(auth[:-1] + b"\x00", result.auth_signature, registered)
+    assert not verifier_for(net.curve).verify_offchain(auth[:-1] + bytes([auth[-1] ^ 1]), result.auth_signature,
+                                                       registered)
 
     # A certificate from this one executor (100 % of the weight) passes TaskMailbox.submitResult on chain.
     if net.curve == "bn254":

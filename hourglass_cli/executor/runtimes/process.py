@@ -12,7 +12,6 @@ performer started from a short-lived thread (a supervisor's, the monitor's) is n
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import os
 import shutil
@@ -36,29 +35,26 @@ from hourglass_cli.executor.runtimes.base import (
 
 log = logging.getLogger("hourglass.executor.runtime")
 
-_PR_SET_PDEATHSIG = 1
 _LOG_TAIL_BYTES = 4000
 
 
-def _pdeathsig_setter() -> Any:
-    """A preexec function that asks Linux to SIGTERM the child when the spawning thread dies (None elsewhere).
+# Exec'd in front of the performer on Linux: set the parent-death signal, then become the performer (same pid).
+# Not a preexec_fn: running Python between fork and exec in a process with gRPC threads can abort the child
+# (gRPC's fork handlers and poller), and a plain fork+exec lets subprocess use vfork.
+_PDEATHSIG_SHIM = (
+    "import ctypes, os, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, 15, 0, 0, 0)\n"  # PR_SET_PDEATHSIG, SIGTERM
+    "if os.getppid() != int(sys.argv[1]):\n"  # the executor died before prctl: nobody would signal us
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
 
-    libc and ``prctl`` are resolved here, in the parent, so the child only makes one plain call after fork.
-    """
+
+def _with_pdeathsig(argv: list[str]) -> list[str]:
+    """``argv`` behind the shim that ties the performer to the spawning thread (as is elsewhere than Linux)."""
     if not sys.platform.startswith("linux"):
-        return None
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
-
-    def _set() -> None:
-        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died between fork and prctl
-            os._exit(1)
-
-    return _set
+        return argv
+    return [sys.executable, "-I", "-S", "-c", _PDEATHSIG_SHIM, str(os.getpid()), *argv]
 
 
 def _tail(path: Path, limit: int = _LOG_TAIL_BYTES) -> str:
@@ -145,12 +141,12 @@ class ProcessRuntime(PerformerRuntime):
     def _spawn(self) -> subprocess.Popen[bytes]:
         env = {**os.environ, **self.env.env} if self.inherit_env else dict(self.env.env)
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
-        argv = [self._executable(), *self.command[1:]]
+        argv = _with_pdeathsig([self._executable(), *self.command[1:]])
         with self.log_path.open("ab") as out:
             try:
                 proc = subprocess.Popen(
                     argv, cwd=self.cwd, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                    start_new_session=True, preexec_fn=_pdeathsig_setter(),  # noqa: PLW1509 (only a prctl call)
+                    start_new_session=True,
                 )
             except OSError as exc:
                 raise RuntimeStartError(f"cannot start the performer {self.command[0]!r}: {exc}") from None
