@@ -212,14 +212,14 @@ def _signal_group(pgid: int, sig: int) -> None:
 def _wait_group_gone(pgid: int, stop_at: float) -> bool:
     """The group's other members (e.g. the real anvil behind npm's node wrapper) exit too."""
     pause = threading.Event()
-    while _group_alive(pgid):
+    while group_alive(pgid):
         if time.monotonic() >= stop_at:
             return False
         pause.wait(0.02)  # no handle on grandchildren: poll the condition until the deadline
     return True
 
 
-def _group_alive(pgid: int) -> bool:
+def group_alive(pgid: int) -> bool:
     """True while a live (non-zombie) process is in group pgid."""
     try:
         os.killpg(pgid, 0)

@@ -49,7 +49,8 @@ class ChainHandle:
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the chain's process group, wait up to `timeout`, then SIGKILL. Idempotent."""
         if self._proc is not None and self._proc.poll() is not None:
-            _process.stop_process(self.pid, None, 1.0)  # leader gone: only stragglers in its group
+            if _process.group_alive(self.pid):  # leader gone: only stragglers in its group
+                _process.stop_process(self.pid, None, 1.0)
             return
         _process.stop_process(self.pid, self._proc, timeout)
 

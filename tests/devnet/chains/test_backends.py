@@ -179,3 +179,12 @@ def test_attached_handle_stops_a_chain_by_pid(tmp_path: Path) -> None:
     attached.stop()
     assert not attached.is_running() and _refused(handle.port)
     assert handle._proc is not None and handle._proc.wait(timeout=5) == 0  # clean SIGTERM exit
+
+
+def test_a_chain_that_died_is_seen_and_stop_is_harmless(tmp_path: Path) -> None:
+    handle = EmbeddedBackend().start(None, tmp_path / "chain.log")
+    handle._proc.send_signal(signal.SIGKILL)
+    handle._proc.wait(timeout=10)
+    assert not handle.is_running()
+    handle.stop()
+    assert _refused(handle.port)

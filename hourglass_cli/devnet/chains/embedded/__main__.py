@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from hourglass_cli.devnet.chains.embedded.accounts import DEFAULT_ACCOUNTS, DEFAULT_MNEMONIC
@@ -17,6 +18,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS, help="funded dev accounts (default 10)")
     parser.add_argument("--mnemonic", default=DEFAULT_MNEMONIC, help="mnemonic of the dev accounts (anvil's default)")
     args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", stream=sys.stderr
+    )
 
     from hourglass_cli.devnet.chains.embedded import _lazy_bls
 

@@ -55,7 +55,7 @@ class Node:
         self.lock = threading.RLock()
         self._clock = clock
         private_keys = dev_keys(mnemonic, accounts)
-        self._keys = {}
+        self._keys: dict[bytes, keys.PrivateKey] = {}
         for raw in private_keys:
             key = keys.PrivateKey(raw)
             self._keys[key.public_key.to_canonical_address()] = key

@@ -131,6 +131,7 @@ class RpcHTTPServer(ThreadingHTTPServer):
     """A ThreadingHTTPServer answering JSON-RPC for one Node."""
 
     daemon_threads = True
+    request_queue_size = 128  # a devnet's pollers, executors and CLI calls connect in bursts
     allow_reuse_address = True  # Linux: only skips TIME_WAIT; a live listener still makes bind fail
 
     def __init__(self, host: str, port: int, node: Node | None = None) -> None:
