@@ -23,6 +23,8 @@ performer answers within the task's time                    DEADLINE_EXCEEDED
 performer succeeds                                          INTERNAL (its message)
 performer reachable                                         UNAVAILABLE
 result < 1.5 MiB                                            RESOURCE_EXHAUSTED
+aggregator still waiting (a cancelled call cancels the      CANCELLED (recorded;
+performer call too)                                         the caller is gone)
 chain readable                                              UNAVAILABLE
 executor ready (started, not shutting down)                 UNAVAILABLE
 anything unexpected                                         INTERNAL
@@ -48,6 +50,7 @@ from hourglass_cli.chain.structs import CurveType
 from hourglass_cli.errors import ChainError
 from hourglass_cli.executor.chain_view import BlockNotReached, ChainView, NotAuthorized, NotMember
 from hourglass_cli.executor.runtimes.base import (
+    PerformerCancelled,
     PerformerError,
     PerformerResultTooLarge,
     PerformerRuntime,
@@ -226,7 +229,10 @@ class ExecutorService:
         timeout = self.task_timeout if remaining is None else min(self.task_timeout, remaining)
         try:
             # The performer gets the id exactly as the aggregator sent it (ASCII of the 0x-hex form, WIRE.md §1).
-            return self.runtime.execute(request.task_id.encode("ascii"), bytes(request.payload), timeout)
+            return self.runtime.execute(request.task_id.encode("ascii"), bytes(request.payload), timeout,
+                                        cancel_on=context.add_callback)
+        except PerformerCancelled:
+            raise Rejection(Code.CANCELLED, "the aggregator cancelled the task") from None
         except PerformerTimeout:
             raise Rejection(Code.DEADLINE_EXCEEDED, f"the performer did not answer within {timeout:.3g} s") from None
         except PerformerResultTooLarge as exc:

@@ -202,7 +202,7 @@ class Nets:
         return net.executors["square"]
 
     def misbehaving(self, curve: str) -> RunningExecutor:
-        """Same operator, remote runtime to an in-process MisbehavingPerformer; task_timeout 1 s."""
+        """Same operator, remote runtime to an in-process MisbehavingPerformer; task_timeout 1 s, block_wait 0.5 s."""
         from hourglass_cli.performer.server import PerformerServer
 
         net = self.net(curve)
@@ -211,7 +211,7 @@ class Nets:
             server = PerformerServer(performer, port=0)
             port = server.start()
             path = write_config(net, net.root / "misbehaving", {"runtime": "remote", "address": f"127.0.0.1:{port}"},
-                                task_timeout=1.0)
+                                task_timeout=1.0, block_wait=0.5)
             running = start_executor(net, path)
             running.performer = (performer, server)
             net.executors["misbehaving"] = running

@@ -121,6 +121,41 @@ def test_operator_not_in_the_set(bn254_net: Net, bn254_misbehaving: RunningExecu
         running.close()
 
 
+def test_task_block_the_chain_does_not_have(bn254_net: Net, bn254_misbehaving: RunningExecutor) -> None:
+    net = bn254_net
+    task = net.create_task()
+    ahead = net.chain.w3.eth.block_number + 1000
+    refused(bn254_misbehaving, net.submission(task, task_block_number=ahead), Code.UNAVAILABLE,
+            match=f"block {ahead} is not on our chain yet")
+    assert bn254_misbehaving.executor.store.get(task.task_id) is None  # can be sent again later
+    still_serving(net, bn254_misbehaving)
+
+
+def test_aggregator_ahead_of_our_chain_is_waited_for(bn254_net: Net, bn254_square: RunningExecutor,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """The task names a block our node has not seen yet: the executor waits for it, then runs the task."""
+    import threading
+
+    net = bn254_net
+    chain_view = bn254_square.executor.service.chain
+    task = net.create_task(8)
+    ahead = net.chain.w3.eth.block_number + 1
+    waiting = threading.Event()
+    latest_block = chain_view.latest_block
+
+    def observed() -> int:
+        latest = latest_block()
+        if latest < ahead:
+            waiting.set()
+        return latest
+
+    monkeypatch.setattr(chain_view, "latest_block", observed)
+    future = bn254_square.stub.SubmitTask.future(net.submission(task, task_block_number=ahead), timeout=20)
+    assert waiting.wait(10), "the executor did not look for the block"
+    net.create_task(1)  # mines block `ahead`
+    assert decode(["uint256"], future.result().output) == (64,)
+
+
 # ------------------------------------------------------------------ replays and malformed input
 
 
@@ -208,11 +243,35 @@ def test_performer_exception(bn254_net: Net, bn254_misbehaving: RunningExecutor)
 
 def test_performer_timeout(bn254_net: Net, bn254_misbehaving: RunningExecutor) -> None:
     performer, _server = bn254_misbehaving.performer
+    performer.blocked.clear()
+    performer.release.clear()
     task = bn254_net.create_task(b"block")
     try:
         refused(bn254_misbehaving, bn254_net.submission(task), Code.DEADLINE_EXCEEDED, match="did not answer")
         assert performer.blocked.is_set()
         assert bn254_misbehaving.executor.store.get(task.task_id).status == "failed"
+    finally:
+        performer.release.set()
+    still_serving(bn254_net, bn254_misbehaving)
+
+
+def test_abandoned_task_cancels_the_performer_call(bn254_net: Net, bn254_misbehaving: RunningExecutor) -> None:
+    """The aggregator cancels its call (threshold met): the executor cancels the performer call and records it."""
+    import time
+
+    performer, _server = bn254_misbehaving.performer
+    performer.blocked.clear()
+    performer.release.clear()
+    task = bn254_net.create_task(b"block")
+    try:
+        future = bn254_misbehaving.stub.SubmitTask.future(bn254_net.submission(task), timeout=20)
+        assert performer.blocked.wait(10)
+        future.cancel()
+        end = time.monotonic() + 10
+        while (record := bn254_misbehaving.executor.store.get(task.task_id)).status == "running":
+            assert time.monotonic() < end, "the task was never finished"
+            time.sleep(0.01)  # polling the store for a condition, with a deadline
+        assert record.status == "failed" and record.error.startswith("CANCELLED"), record
     finally:
         performer.release.set()
     still_serving(bn254_net, bn254_misbehaving)

@@ -74,6 +74,10 @@ class PerformerResultTooLarge(PerformerError):
     """The performer's result is 1.5 MiB or more."""
 
 
+class PerformerCancelled(PerformerError):
+    """The call was cancelled (the aggregator gave up on the task)."""
+
+
 # --- environment ----------------------------------------------------------------------------------------
 
 
@@ -285,11 +289,14 @@ class PerformerRuntime(ABC):
                 self._stub_cache = PerformerStub(self._channel)
             return self._stub_cache
 
-    def execute(self, task_id: bytes, payload: bytes, timeout: float) -> bytes:
+    def execute(self, task_id: bytes, payload: bytes, timeout: float, *,
+                cancel_on: Callable[[Callable[[], Any]], Any] | None = None) -> bytes:
         """``ExecuteTask`` with ``timeout`` seconds; returns the result bytes.
 
-        Waits for a (re)starting performer within the timeout. Raises PerformerTimeout, PerformerUnavailable,
-        PerformerResultTooLarge or PerformerError (with the performer's status code and message).
+        Waits for a (re)starting performer within the timeout. ``cancel_on`` receives a function that cancels
+        the call (the executor passes ``context.add_callback``, so a call the aggregator abandons is cancelled
+        at the performer too). Raises PerformerTimeout, PerformerUnavailable, PerformerResultTooLarge,
+        PerformerCancelled or PerformerError (with the performer's status code and message).
         """
         import grpc
 
@@ -298,9 +305,16 @@ class PerformerRuntime(ABC):
         if timeout <= 0:
             raise PerformerTimeout("no time left to run the task", code="DEADLINE_EXCEEDED")
         request = performer_pb2.TaskRequest(task_id=task_id, payload=payload)
+        call = self._stub().ExecuteTask.future(request, timeout=timeout, wait_for_ready=True)
+        if cancel_on is not None and cancel_on(call.cancel) is False:
+            call.cancel()  # add_callback answers False when the caller is already gone
         try:
-            reply = self._stub().ExecuteTask(request, timeout=timeout, wait_for_ready=True)
+            reply = call.result()
+        except grpc.FutureCancelledError:
+            raise PerformerCancelled("the call to the performer was cancelled", code="CANCELLED") from None
         except grpc.RpcError as exc:
+            if exc.code() == grpc.StatusCode.CANCELLED and call.cancelled():
+                raise PerformerCancelled("the call to the performer was cancelled", code="CANCELLED") from None
             raise _map_rpc_error(exc, timeout) from None
         if bytes(reply.task_id) != task_id:
             raise PerformerError("the performer answered for another task id", code=None)
