@@ -6,12 +6,12 @@ the child's exit (so a crash is seen at once); stopping waits on the process wit
 
 from __future__ import annotations
 
-import ctypes
 import errno
 import http.client
 import json
 import os
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -21,9 +21,6 @@ import time
 from pathlib import Path
 
 from hourglass_cli.errors import DevnetError
-
-_PR_SET_PDEATHSIG = 1
-_libc: ctypes.CDLL | None = None
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -60,12 +57,16 @@ def choose_port(host: str, port: int | None) -> int:
     return port
 
 
-def _child_setup(parent_pid: int, pdeathsig: bool) -> None:
-    """Runs in the child between fork and exec: die with the parent (Linux)."""
-    if pdeathsig and _libc is not None:
-        _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent_pid:  # the parent died before prctl took effect
-            os._exit(1)
+# Exec'd in front of the chain on Linux: set the parent-death signal, then become the chain (same
+# pid). Not a preexec_fn: Python code between fork and exec can deadlock or abort the child when
+# the parent has other threads (gRPC's among them), and a plain fork+exec lets subprocess vfork.
+_PDEATHSIG_SHIM = (
+    "import ctypes, os, sys\n"
+    "ctypes.CDLL(None, use_errno=True).prctl(1, 15, 0, 0, 0)\n"  # PR_SET_PDEATHSIG, SIGTERM
+    "if os.getppid() != int(sys.argv[1]):\n"  # the parent died before prctl: nobody would signal us
+    "    os._exit(1)\n"
+    "os.execvp(sys.argv[2], sys.argv[2:])\n"
+)
 
 
 def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -74,12 +75,11 @@ def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) ->
     PR_SET_PDEATHSIG fires when the *thread* that forked exits, so it is only set when spawning
     from the main thread; from other threads the child relies on its process group being stopped.
     """
-    global _libc
-    pdeathsig = sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread()
-    if pdeathsig and _libc is None:
-        _libc = ctypes.CDLL(None, use_errno=True)  # loaded here, never in the forked child
+    if shutil.which(argv[0]) is None:
+        raise DevnetError(f"cannot run {argv[0]}: not found or not executable")
+    if sys.platform.startswith("linux") and threading.current_thread() is threading.main_thread():
+        argv = [sys.executable, "-I", "-S", "-c", _PDEATHSIG_SHIM, str(os.getpid()), *argv]
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    parent_pid = os.getpid()
     with open(log_path, "ab") as log:
         try:
             return subprocess.Popen(
@@ -89,7 +89,6 @@ def spawn(argv: list[str], log_path: Path, env: dict[str, str] | None = None) ->
                 stderr=subprocess.STDOUT,
                 env=env,
                 process_group=0,
-                preexec_fn=(lambda: _child_setup(parent_pid, pdeathsig)) if pdeathsig else None,
                 close_fds=True,
             )
         except OSError as exc:

@@ -188,3 +188,9 @@ def test_a_chain_that_died_is_seen_and_stop_is_harmless(tmp_path: Path) -> None:
     assert not handle.is_running()
     handle.stop()
     assert _refused(handle.port)
+
+
+def test_a_missing_binary_is_reported(tmp_path: Path) -> None:
+    with pytest.raises(DevnetError) as info:
+        AnvilBackend(tmp_path / "no-such-anvil").start(None, tmp_path / "chain.log")
+    assert "no-such-anvil" in info.value.message
