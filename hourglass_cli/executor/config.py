@@ -3,7 +3,24 @@
 Sections: ``[executor]`` (identity, listen address, limits, store), ``[keys]`` (keystore paths and where the
 password comes from — never the password itself), ``[chain]``, ``[contracts]``, ``[performer]`` (runtime and
 its settings; a ``docker`` runtime's own keys are passed through to ``runtimes.docker``). Relative paths are
-resolved against the config file's folder. Errors name the file, the key and the rule.
+resolved against the config file's folder. Errors name the file, the key and the rule. A minimal file::
+
+    [executor]
+    operator_address = "0x…"          # this operator
+    avs_address = "0x…"
+    port = 9001
+    [keys]
+    bn254_keystore = "keys/executor-1.bn254.keystore.json"
+    password_env = "HOURGLASS_KEYSTORE_PASSWORD"   # or password_file = "…"
+    [chain]
+    rpc_url = "http://127.0.0.1:8545"
+    [contracts]
+    key_registrar = "0x…"
+    task_avs_registrar = "0x…"
+    task_mailbox = "0x…"
+    [performer]
+    runtime = "process"
+    command = ["python", "-m", "my_avs.performer"]
 """
 
 from __future__ import annotations

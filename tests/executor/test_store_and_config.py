@@ -172,3 +172,22 @@ def test_password_from_env_and_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MY_PW")
     with pytest.raises(ConfigError, match=r"\$MY_PW"):
         config.read_password()
+
+
+def test_executor_with_a_corrupt_store_exits_with_a_clear_error(tmp_path: Path) -> None:
+    """`python -m hourglass_cli.executor`: one error line and a hint, exit 1 — before any chain or performer."""
+    import subprocess
+    import sys
+
+    (tmp_path / "executor.db").write_bytes(b"garbage" * 1000)
+    (tmp_path / "executor.toml").write_text(
+        '[executor]\noperator_address = "%s"\navs_address = "%s"\n'
+        '[keys]\nbn254_keystore = "k.json"\n[chain]\nrpc_url = "http://127.0.0.1:1"\n'
+        '[contracts]\nkey_registrar = "%s"\ntask_avs_registrar = "%s"\n'
+        '[performer]\ncommand = ["python", "-m", "perf"]\n' % (ADDR, ADDR, ADDR, ADDR))
+    done = subprocess.run([sys.executable, "-m", "hourglass_cli.executor", "--config", str(tmp_path / "executor.toml")],
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1, done.stderr
+    assert "executor.db: the executor database is unreadable or corrupt" in done.stderr
+    assert "hint: move the file away" in done.stderr
+    assert "Traceback" not in done.stderr
