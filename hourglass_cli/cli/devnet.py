@@ -1,0 +1,198 @@
+"""`hourglass devnet …`: start, stop, inspect and reset the local devnet of a project."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import typer
+
+from hourglass_cli.cli._app import make_app
+
+app = make_app()
+
+_PROJECT = typer.Option(None, "--project", "-C", file_okay=False,
+                        help="The project folder (default: the nearest hourglass.toml, else the current folder).")
+
+
+@app.callback()
+def _group() -> None:
+    """Start, stop, inspect and reset the local devnet (chain, contracts, operators, executors)."""
+
+
+def _root(project: Path | None) -> Path:
+    from hourglass_cli.devnet.state import project_root
+
+    return project_root(project or ".")
+
+
+@app.command()
+def start(
+    chain: str | None = typer.Option(None, "--chain", help="auto | anvil | embedded (default: hourglass.toml)."),
+    curve: str | None = typer.Option(None, "--curve", help="bn254 | ecdsa: the operator sets' curve."),
+    operators: int | None = typer.Option(None, "--operators", min=1, max=64, help="Executor operators."),
+    port: int | None = typer.Option(None, "--port", min=0, max=65535, help="The L1 chain's port (0 = free one)."),
+    l2: bool | None = typer.Option(None, "--l2/--no-l2", help="Also start a second chain with the mailbox."),
+    detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; return once ready."),
+    as_json: bool = typer.Option(False, "--json", help="With --detach: print the state as JSON."),
+    project: Path | None = _PROJECT,
+) -> None:
+    """Bring the devnet up and supervise it (Ctrl-C stops everything), or in the background with --detach."""
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.cli._devnet_view import summary
+    from hourglass_cli.devnet.options import resolve_options
+    from hourglass_cli.errors import UsageError
+
+    if chain is not None and chain not in ("auto", "anvil", "embedded"):
+        raise UsageError(f"unknown --chain {chain!r}", hint="use auto, anvil or embedded")
+    if curve is not None and curve not in ("bn254", "ecdsa"):
+        raise UsageError(f"unknown --curve {curve!r}", hint="use bn254 or ecdsa")
+    options = resolve_options(_root(project), chain=chain, curve=curve, operators=operators, port=port, l2=l2)
+    if detach:
+        from hourglass_cli.devnet.control import start_detached
+
+        state = start_detached(options)
+        if as_json:
+            typer.echo(json.dumps(state.to_json(), indent=2))
+        else:
+            console().print(f"[green]devnet ready[/] in {state.timings.get('total', 0):.1f} s "
+                            f"(supervisor pid {state.supervisor_pid})")
+            console().print(summary(state))
+        return
+    _foreground(options)
+
+
+def _foreground(options: object) -> None:
+    from rich.live import Live
+
+    from hourglass_cli.cli._devnet_view import live_table, summary
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.devnet.control import preflight, run_supervisor
+    from hourglass_cli.devnet.supervisor import StopRequested
+
+    out = console()
+    preflight(options)  # type: ignore[arg-type]
+    live: list[Live] = []
+
+    def on_event(text: str) -> None:
+        out.print(f"[green]✓[/] {text}", highlight=False)
+
+    def on_ready(state: object) -> None:
+        out.print(summary(state))  # type: ignore[arg-type]
+        view = Live(live_table(state), console=out, auto_refresh=False,  # type: ignore[arg-type]
+                    redirect_stdout=False, redirect_stderr=False)
+        view.start(refresh=True)
+        live.append(view)
+
+    def on_tick(state: object) -> None:
+        if live:
+            live[0].update(live_table(state), refresh=True)  # type: ignore[arg-type]
+
+    try:
+        run_supervisor(options, on_event=on_event, on_ready=on_ready, on_tick=on_tick)  # type: ignore[arg-type]
+    except StopRequested as exc:
+        out.print(f"[yellow]stopped while starting ({exc}); everything started was stopped[/]")
+        raise typer.Exit(1) from None
+    finally:
+        if live:
+            live[0].stop()
+            if not out.is_terminal:
+                out.line()
+    out.print("[green]devnet stopped[/]")
+
+
+@app.command()
+def stop(project: Path | None = _PROJECT) -> None:
+    """Stop the devnet: its supervisor, then anything it left running; checks the ports are free."""
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.devnet.control import stop_devnet
+
+    state = stop_devnet(_root(project))
+    console().print("no devnet here" if state is None else "[green]devnet stopped[/]")
+
+
+@app.command()
+def status(
+    as_json: bool = typer.Option(False, "--json", help="Print the status as JSON."),
+    project: Path | None = _PROJECT,
+) -> None:
+    """Every component with its health checked now; exit 1 if the devnet is not running."""
+    from hourglass_cli.cli._devnet_view import status_view
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.devnet.control import devnet_status
+
+    doc = devnet_status(_root(project))
+    if as_json:
+        typer.echo(json.dumps(doc, indent=2))
+    elif doc["running"]:
+        console().print(status_view(doc))
+    else:
+        note = f" (last start failed: {doc['error']})" if doc.get("error") else ""
+        console().print(f"no devnet is running{note}")
+        if doc.get("leftover_pids"):
+            console().print(f"[yellow]processes left behind: {doc['leftover_pids']}; run `hourglass devnet stop`[/]")
+    if not doc["running"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def logs(
+    name: str | None = typer.Argument(None, help="chain, executor-1, supervisor, … (default: list them)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the devnet stops."),
+    lines: int = typer.Option(0, "--lines", "-n", min=0, help="Only the last N lines (0 = all)."),
+    project: Path | None = _PROJECT,
+) -> None:
+    """Print (or follow) a component's log; without NAME list the logs (with -f: all of them, prefixed)."""
+    from hourglass_cli.cli._devnet_logs import follow_logs, list_logs, pick_log, print_log
+
+    root = _root(project)
+    if name is None and not follow:
+        list_logs(root)
+        return
+    paths = [pick_log(root, name)] if name is not None else None
+    if follow:
+        follow_logs(root, paths, lines)
+    else:
+        print_log(paths[0], lines)  # type: ignore[index]
+
+
+@app.command()
+def reset(project: Path | None = _PROJECT) -> None:
+    """Stop the devnet if it runs and delete .hourglass/devnet (state, logs, keys, stores)."""
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.devnet.control import reset_devnet
+    from hourglass_cli.devnet.state import devnet_dir
+
+    root = _root(project)
+    for note in reset_devnet(root):
+        console().print(f"[yellow]note:[/] {note}")
+    console().print(f"removed {devnet_dir(root)}")
+
+
+@app.command("chain")
+def chain_command(
+    port: int = typer.Option(8545, "--port", min=0, max=65535, help="Port to serve on (0 = a free one)."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+) -> None:
+    """Serve the embedded chain (py-evm over JSON-RPC) in the foreground until Ctrl-C."""
+    from hourglass_cli.devnet.chains.embedded.__main__ import main as serve_embedded
+
+    code = serve_embedded(["--host", host, "--port", str(port)])
+    if code:
+        raise typer.Exit(code)
+
+
+@app.command()
+def install(tool: str = typer.Argument(..., help="The tool to install: anvil.")) -> None:
+    """Install a devnet tool (anvil, from npm's @foundry-rs/anvil) into ~/.hourglass/tools."""
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.errors import UsageError
+
+    if tool != "anvil":
+        raise UsageError(f"unknown tool {tool!r}", hint="`hourglass devnet install anvil` is the only one")
+    from hourglass_cli.devnet.chains.anvil import install_anvil
+
+    path = install_anvil()
+    console().print(f"anvil installed: {path}")
+    sys.stdout.flush()
