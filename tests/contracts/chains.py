@@ -8,13 +8,8 @@ unlocked on the node, so tests may still call `fn.transact({"from": ...})` direc
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import subprocess
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 from web3 import Web3
@@ -24,7 +19,6 @@ from hourglass_cli.devnet.accounts import DEFAULT_MNEMONIC, PREFUNDED_ACCOUNTS, 
 if TYPE_CHECKING:
     from hourglass_cli.chain.sender import TxSender
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 HD_PREFIX = "m/44'/60'/0'/0"
 
 
@@ -107,46 +101,22 @@ def eth_tester_chain() -> Chain:
 
 
 def anvil_binary() -> str | None:
-    local = REPO_ROOT / "node_modules" / ".bin" / "anvil"
-    if local.exists():
-        return str(local)
-    return shutil.which("anvil")
+    """The anvil the devnet would use (node_modules, PATH or the tools folder), if any."""
+    from hourglass_cli.devnet.chains.anvil import find_anvil
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    found = find_anvil()
+    return str(found) if found else None
 
 
 def anvil_chain(binary: str, deadline_s: float = 30.0) -> Chain:
-    """Start anvil on a free port and wait until it answers JSON-RPC."""
-    from hourglass_cli.chain.connection import make_web3, poll_until
+    """Start anvil through the devnet's AnvilBackend (same flags as `hourglass devnet start`)."""
+    from hourglass_cli.chain.connection import make_web3
+    from hourglass_cli.devnet.chains.anvil import AnvilBackend
 
-    port = _free_port()
-    proc = subprocess.Popen(
-        [binary, "--port", str(port), "--silent", "--hardfork", "cancun"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        env={**os.environ, "NO_COLOR": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    probe = make_web3(url, request_timeout=5, retries=False)
-
-    def answered() -> int | None:
-        if proc.poll() is not None:
-            raise RuntimeError(f"anvil exited: {proc.stderr.read().decode(errors='replace')[:500]}")  # type: ignore[union-attr]
-        try:
-            return int(probe.eth.chain_id)
-        except Exception:  # noqa: BLE001 - not up yet
-            return None
-
-    try:
-        poll_until(answered, deadline_s, f"anvil answering on port {port}")
-    except Exception:
-        proc.kill()
-        raise
-    w3 = make_web3(url)
+    backend = AnvilBackend(binary)
+    backend.ready_deadline_s = deadline_s
+    handle = backend.start()
+    w3 = make_web3(handle.rpc_url)
 
     def advance(seconds: int) -> None:
         w3.provider.make_request("evm_increaseTime", [seconds])
@@ -158,17 +128,7 @@ def anvil_chain(binary: str, deadline_s: float = 30.0) -> Chain:
     def revert(snapshot_id: Any) -> None:
         w3.provider.make_request("evm_revert", [snapshot_id])
 
-    def close() -> None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        if proc.stderr is not None:
-            proc.stderr.close()
-
-    return Chain("anvil", w3, list(w3.eth.accounts), advance, snapshot, revert, close, keys=_dev_keys())
+    return Chain("anvil", w3, list(w3.eth.accounts), advance, snapshot, revert, handle.stop, keys=_dev_keys())
 
 
 def deploy(chain: Chain, name: str, *args: Any, sender: str | None = None) -> Any:
