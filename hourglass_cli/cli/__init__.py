@@ -21,6 +21,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "keys": ("hourglass_cli.cli.keys", "Create and inspect BN254 and ECDSA operator keystores."),
     "contracts": ("hourglass_cli.cli.contracts", "Compile the Hourglass contracts; check the artifacts are fresh."),
     "performer": ("hourglass_cli.cli.performer", "Serve an AVS performer (gRPC PerformerService with health)."),
+    "executor": ("hourglass_cli.cli.executor", "Run an operator's executor (gRPC ExecutorService)."),
 }
 
 _state = {"debug": False}
