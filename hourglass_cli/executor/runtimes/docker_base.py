@@ -36,6 +36,17 @@ BASE_PYTHON = "3.11"
 BASE_PACKAGES: tuple[str, ...] = ("python3", "python3-venv")
 """minbase + these give ``python3 -m venv`` with pip (python3.11-venv ships the pip and setuptools wheels)."""
 KEY_LABEL = "org.hourglass.base-key"
+PERFORMER_VENV = "/opt/performer"
+IMAGE_CHANGES: tuple[str, ...] = (
+    # Set at import so performer Dockerfiles need no ENV/WORKDIR steps: under the vfs storage driver every
+    # build step copies the whole filesystem, twice or more.
+    "ENV LANG=C.UTF-8",
+    f"ENV PATH={PERFORMER_VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "ENV PYTHONUNBUFFERED=1",
+    "WORKDIR /app",
+    'CMD ["python3"]',
+)
+"""The image config of the base: the performer venv first on PATH, unbuffered output, ``/app`` as cwd."""
 _RECIPE = 1  # bump when the way the rootfs is made changes: it is part of the cache key
 _SLIM = ("var/cache/apt/archives", "var/lib/apt/lists", "usr/share/doc", "usr/share/man", "usr/share/info",
          "usr/share/locale", "var/log")
@@ -266,6 +277,11 @@ def rootfs_tarball(
 # --- the image ------------------------------------------------------------------------------------------
 
 
+def image_key_for(rootfs: str) -> str:
+    """The base image's key: its rootfs key and its config."""
+    return hashlib.sha256(json.dumps([rootfs, IMAGE_CHANGES]).encode()).hexdigest()
+
+
 def image_key(client: Any, tag: str) -> str | None:
     """The base key label of the image ``tag`` (None if there is no such image)."""
     import docker.errors
@@ -281,34 +297,39 @@ def ensure_base_image(
     client: Any,
     tag: str = BASE_TAG,
     *,
+    suite: str = BASE_SUITE,
     packages: Sequence[str] = BASE_PACKAGES,
     mirror: AptSource | None = None,
     cache: Path | None = None,
 ) -> str:
-    """Make sure ``tag`` exists in dockerd (import the cached rootfs, debootstrapping it first if needed).
+    """Make sure ``tag`` exists in dockerd (import the cached ``suite`` rootfs, debootstrapping it if needed).
 
     An image already tagged ``tag`` is kept when its key label matches the current inputs (or when no mirror
     can be determined, e.g. on a machine without apt: then whatever is there is used). Returns the image id.
     """
-    repository, _, suite = tag.rpartition(":")
+    repository, _, version = tag.rpartition(":")
     existing = image_key(client, tag)
+    old_id = str(client.images.get(tag).id) if existing is not None else None
     try:
         mirror = mirror or debian_mirror()
-        key = rootfs_key(mirror, suite, dpkg_architecture(), packages)
+        key = image_key_for(rootfs_key(mirror, suite, dpkg_architecture(), packages))
     except BaseImageError:
-        if existing is not None:
-            return str(client.images.get(tag).id)
+        if old_id is not None:
+            return old_id
         raise
-    if existing == key:
-        return str(client.images.get(tag).id)
-    tarball, key = rootfs_tarball(suite=suite, packages=packages, mirror=mirror, cache=cache)
-    changes = ["ENV LANG=C.UTF-8", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-               'CMD ["python3"]', f"LABEL {KEY_LABEL}={key}"]
+    if existing == key and old_id is not None:
+        return old_id
+    tarball, _ = rootfs_tarball(suite=suite, packages=packages, mirror=mirror, cache=cache)
+    changes = [*IMAGE_CHANGES, f"LABEL {KEY_LABEL}={key}"]
     log.info("base image import tag=%s tarball=%s", tag, tarball)
     try:
-        client.api.import_image_from_file(str(tarball), repository=repository, tag=suite, changes=changes)
+        client.api.import_image_from_file(str(tarball), repository=repository, tag=version, changes=changes)
     except Exception as exc:  # docker.errors.APIError, requests errors
         raise BaseImageError(f"importing {tarball} as {tag} failed: {exc}") from None
     if image_key(client, tag) != key:
         raise BaseImageError(f"dockerd did not keep the imported image {tag}")
-    return str(client.images.get(tag).id)
+    new_id = str(client.images.get(tag).id)
+    if old_id is not None and old_id != new_id:
+        with contextlib.suppress(Exception):  # still used by images built on it: then it stays
+            client.images.remove(old_id)
+    return new_id

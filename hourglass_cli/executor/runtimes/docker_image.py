@@ -26,6 +26,7 @@ from hourglass_cli.errors import HourglassError
 from hourglass_cli.executor.runtimes.docker_base import (
     BASE_PYTHON,
     BASE_TAG,
+    PERFORMER_VENV as VENV,
     cache_dir,
     dpkg_architecture,
     file_lock,
@@ -37,7 +38,6 @@ SDK_REQUIREMENTS: tuple[str, ...] = ("grpcio", "grpcio-health-checking", "protob
 """What ``hourglass_cli.performer`` imports besides the standard library (no web3, no eth-tester)."""
 SQUARE_REQUIREMENTS: tuple[str, ...] = (*SDK_REQUIREMENTS, "eth-abi")
 """The example square performer's needs: the SDK plus eth-abi."""
-VENV = "/opt/performer"
 _ARCH_TAGS = {"amd64": "x86_64", "arm64": "aarch64"}
 _GLIBC_MINOR = 36  # bookworm's glibc 2.36: any manylinux_2_{17..36} wheel runs in the image
 _WHEELHOUSE_RECIPE = 1
@@ -117,26 +117,28 @@ def sdk_wheel(dest: Path) -> Path:
     return wheels[-1]
 
 
-def performer_dockerfile(command: Sequence[str], *, base: str = BASE_TAG, env: Mapping[str, str] | None = None,
-                         with_sdk: bool = True, with_app: bool = True) -> str:
-    """A Dockerfile for ``performer_context``'s layout; layers ordered from least to most often changed."""
+def performer_dockerfile(command: Sequence[str], *, base: str = BASE_TAG, with_sdk: bool = True) -> str:
+    """A Dockerfile for :func:`performer_context`'s layout, in as few steps as possible.
+
+    Under the vfs storage driver each step copies the whole filesystem several times, so: PATH, cwd and
+    unbuffered output come from the base image; the rarely changing steps (command, dependencies) come first
+    and are cached; the SDK and the app arrive in one COPY and one RUN; the wheels are deleted in the step
+    that installs them; the venv has no pip (the base's bundled pip wheel installs into it).
+    """
+    pip = (f"{VENV}/bin/python \"$(ls /usr/share/python-wheels/pip-*.whl)/pip\" install --quiet --no-cache-dir "
+           "--disable-pip-version-check --no-index")
+    install = [f"{pip} --find-links /opt/hourglass/payload/sdk --no-deps /opt/hourglass/payload/sdk/*.whl"] \
+        if with_sdk else []
     lines = [
         f"FROM {base}",
+        "CMD " + json.dumps(list(command)),
         "COPY wheels/ /opt/hourglass/wheels/",
-        f"RUN python3 -m venv {VENV} && {VENV}/bin/pip install --quiet --no-cache-dir --disable-pip-version-check "
-        "--no-index --find-links /opt/hourglass/wheels -r /opt/hourglass/wheels/requirements.txt",
+        f"RUN python3 -m venv --without-pip {VENV} && {pip} --find-links /opt/hourglass/wheels "
+        "-r /opt/hourglass/wheels/requirements.txt && rm -rf /opt/hourglass/wheels",
+        "COPY payload/ /opt/hourglass/payload/",
+        "RUN " + " && ".join([*install, "mkdir -p /app", "cp -a /opt/hourglass/payload/app/. /app/",
+                              "rm -rf /opt/hourglass/payload"]),
     ]
-    if with_sdk:
-        lines += ["COPY sdk/ /opt/hourglass/sdk/",
-                  f"RUN {VENV}/bin/pip install --quiet --no-cache-dir --disable-pip-version-check --no-index "
-                  "--no-deps /opt/hourglass/sdk/*.whl"]
-    if with_app:
-        lines += ["COPY app/ /app/"]
-    lines += ["WORKDIR /app",
-              f"ENV PATH={VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-              "ENV PYTHONUNBUFFERED=1"]
-    lines += [f"ENV {name}={json.dumps(value)}" for name, value in (env or {}).items()]
-    lines.append("CMD " + json.dumps(list(command)))
     return "\n".join(lines) + "\n"
 
 
@@ -150,18 +152,19 @@ def performer_context(
     base: str = BASE_TAG,
     cache: Path | None = None,
 ) -> Path:
-    """Assemble a build context in ``dest``: ``wheels/`` (pinned ``requirements``), ``sdk/`` (our wheel),
-    ``app/`` (a copy of ``app_dir``) and a ``Dockerfile`` running ``command``. Returns ``dest``."""
+    """Assemble a build context in ``dest``: ``wheels/`` (pinned ``requirements``), ``payload/sdk/`` (our
+    wheel), ``payload/app/`` (a copy of ``app_dir``, the container's cwd) and a ``Dockerfile`` running
+    ``command``. Returns ``dest``."""
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copytree(wheelhouse(pinned(requirements), cache=cache), dest / "wheels", dirs_exist_ok=True)
     if include_sdk:
-        sdk_wheel(dest / "sdk")
-    app = dest / "app"
+        sdk_wheel(dest / "payload" / "sdk")
+    app = dest / "payload" / "app"
     if app_dir is not None:
         shutil.copytree(app_dir, app, dirs_exist_ok=True,
                         ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".git", ".venv", ".hourglass"))
     else:
-        app.mkdir(exist_ok=True)
+        app.mkdir(parents=True, exist_ok=True)
     (dest / "Dockerfile").write_text(performer_dockerfile(command, base=base, with_sdk=include_sdk))
     return dest
 
