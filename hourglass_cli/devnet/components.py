@@ -92,6 +92,9 @@ class Component:
     proc: subprocess.Popen[bytes] | None = None
     handle: ChainHandle | None = None  # chains: started by their backend
     restart_at: float | None = None  # when the next restart is due (monotonic)
+    # first start only: run `fork_entry(argv[3:])` in a fork of the supervisor when that is safe (see
+    # forking.py; argv is `python -m MODULE ARGS…`, the entry that module's main). Restarts spawn argv.
+    fork_entry: Callable[[list[str]], int | None] | None = None
 
     @property
     def name(self) -> str:
@@ -105,9 +108,16 @@ class Component:
     def pid(self) -> int | None:
         return self.record.pid
 
-    def start(self) -> None:
-        """Spawn the process (call from the main thread, so it dies with the supervisor)."""
-        self.proc = _process.spawn(self.argv, self.log_path, self.env)
+    def start(self, close_fds: tuple[int, ...] = ()) -> None:
+        """Start the process (from the main thread, so it dies with the supervisor): forked when possible."""
+        from hourglass_cli.devnet import forking
+
+        entry, self.fork_entry = self.fork_entry, None  # later the supervisor has used gRPC: never fork then
+        if entry is not None and forking.can_fork():
+            self.proc = forking.fork_main(entry, self.argv[2:], self.log_path, dict(self.env or os.environ),
+                                          close_fds, title=self.name)  # type: ignore[assignment]
+        else:
+            self.proc = _process.spawn(self.argv, self.log_path, self.env)
         self._started(self.proc.pid)
 
     def adopt(self, handle: ChainHandle) -> None:

@@ -14,19 +14,17 @@ import logging
 import os
 import shutil
 import signal
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from hourglass_cli.devnet import components as comp
-from hourglass_cli.devnet.chains import _process
-from hourglass_cli.devnet.options import LOCALHOST, PASSWORD_ENV, DevnetOptions, executor_config
+from hourglass_cli.devnet.options import DevnetOptions
 from hourglass_cli.devnet.state import (
     DEGRADED, FAILED, PENDING, READY, STOPPED, STOPPING, UP,
-    DevnetState, ProcessRecord, devnet_dir, load_state, process_start_ticks,
+    DevnetState, devnet_dir, load_state, process_start_ticks,
 )
 from hourglass_cli.errors import DevnetError, HourglassError
 
@@ -72,14 +70,23 @@ def clean_workdir(directory: Path, keep: tuple[str, ...] = ()) -> None:
             entry.unlink()
 
 
+# Imported ahead of use: deployment's, then what a forked executor needs (see forking.py).
+PRELOAD = ("hourglass_cli.chain.sender", "hourglass_cli.devnet.deploy", "hourglass_cli.devnet.operators", "web3",
+           "grpc", "grpc_health.v1.health", "hourglass_cli.executor.__main__", "hourglass_cli.executor.config",
+           "hourglass_cli.executor.server", "hourglass_cli.executor.service", "hourglass_cli.executor.chain_view",
+           "hourglass_cli.executor.store", "hourglass_cli.executor.runtimes.process", "hourglass_cli.wire.signing",
+           "hourglass_cli.crypto.keystore")
+
+
 def _preload() -> None:
-    """Import the heavy modules while the chain boots (2 cores: this overlaps with the chain's own start)."""
-    try:
-        import hourglass_cli.chain.sender  # noqa: F401
-        import hourglass_cli.devnet.deploy  # noqa: F401
-        import hourglass_cli.devnet.operators  # noqa: F401
-    except Exception:  # noqa: BLE001 - the real import reports it
-        pass
+    """Import the heavy modules while the chain boots (on 2 cores this overlaps with the chain's own start)."""
+    import importlib
+
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except Exception:  # noqa: BLE001 - the real import reports it where it matters
+            pass
 
 
 class Supervisor:
@@ -145,7 +152,7 @@ class Supervisor:
         with self._save_lock:
             self.state.write(self.dir)
 
-    def _step(self, text: str, key: str | None = None, since: float | None = None, save: bool = True) -> None:
+    def step(self, text: str, key: str | None = None, since: float | None = None, save: bool = True) -> None:
         if key is not None and since is not None:
             self.state.timings[key] = round(time.monotonic() - since, 3)
             text += f" ({self.state.timings[key]:.2f} s)"
@@ -181,18 +188,34 @@ class Supervisor:
 
     # ------------------------------------------------------------------ start
 
+    def inherited_fds(self) -> tuple[int, ...]:
+        """Our descriptors a forked component must close: the lock and the wake pipe."""
+        return tuple(fd for fd in (self._lock_fd, self._wake_r, self._wake_w) if fd is not None)
+
+    def add(self, component: comp.Component) -> None:
+        """Supervise `component` (and record it in the state file)."""
+        self.components.append(component)
+        (self.state.chains if component.record.kind == "chain" else self.state.components).append(component.record)
+
     def start(self) -> DevnetState:
         """Bring the devnet up; on any failure stop everything started so far and re-raise."""
+        from hourglass_cli.devnet import bringup
+
         self._phase = "starting"
         self.save()
         try:
             if self.stop_signal is not None:
                 raise StopRequested(signal.Signals(self.stop_signal).name)
-            threading.Thread(target=_preload, name="preload", daemon=True).start()
-            urls = self._start_chains()
-            deployment, operators = self._deploy(urls)
-            self._start_executors(deployment, operators, urls)
-            self._start_aggregator(deployment, operators, urls)
+            # imports (deploy, executor) overlap with the chain's start; joined before the executors fork
+            preload = threading.Thread(target=_preload, name="preload", daemon=True)
+            preload.start()
+            chains = bringup.plan_chains(self)  # missing anvil, busy port: reported before anything runs
+            urls = bringup.start_chains(self, chains)
+            ports = bringup.operator_ports(self.options.operators + 1)
+            deployment, operators = bringup.deploy(self, urls, ports)
+            preload.join()
+            bringup.start_executors(self, deployment, operators, urls)
+            bringup.start_aggregator(self, deployment, operators, urls)
         except BaseException as exc:
             self._phase = "stopping"
             message = exc.message if isinstance(exc, HourglassError) else \
@@ -206,117 +229,8 @@ class Supervisor:
         self._phase = "running"
         self.state.status, self.state.ready_at = READY, time.time()
         self.state.timings["total"] = round(time.monotonic() - self._t0, 3)
-        self._step(f"devnet ready in {self.state.timings['total']:.2f} s")
+        self.step(f"devnet ready in {self.state.timings['total']:.2f} s")
         return self.state
-
-    def _start_chains(self) -> dict[str, str]:
-        from hourglass_cli.devnet.chains import get_backend
-        from hourglass_cli.devnet.chains.anvil import AnvilBackend
-
-        o = self.options
-        roles = ["l1", "l2"] if o.l2 else ["l1"]
-        backends = [get_backend(o.chain) for _ in roles]  # ToolNotFoundError before anything runs
-        for backend in backends:
-            if o.block_time and isinstance(backend, AnvilBackend):
-                backend.extra_args += ("--block-time", f"{o.block_time:g}")
-        if o.block_time and not isinstance(backends[0], AnvilBackend):
-            self.state.warnings.append("block_time is ignored by the embedded chain (it mines on every transaction)")
-        ports = [o.chain_port, o.chain_port + 1 if o.chain_port else 0][:len(roles)]
-        for port in ports:  # both ports checked before the first chain starts
-            _process.choose_port(LOCALHOST, port or None)
-        urls: dict[str, str] = {}
-        for role, backend, port in zip(roles, backends, ports):
-            t = time.monotonic()
-            name = "chain" if role == "l1" else "chain-l2"
-            record = ProcessRecord(name=name, kind="chain", role=role, backend=backend.name,
-                                   log=str(self.logs / f"{name}.log"), chain_id=31337)
-            component = comp.Component(record, restart=False)
-            self.state.chains.append(record)
-            self.components.append(component)
-            handle = backend.start(port or None, Path(record.log), LOCALHOST)
-            component.adopt(handle)
-            component.check = comp.jsonrpc_check(handle.rpc_url)
-            record.port, record.endpoint = handle.port, handle.rpc_url
-            urls[role] = handle.rpc_url
-            self._step(f"{name}: {backend.name} at {handle.rpc_url}", f"chain_{role}", t)
-        return urls
-
-    def _deploy(self, urls: dict[str, str]) -> tuple[Any, Any]:
-        from hourglass_cli.devnet.chains._process import free_port
-
-        o = self.options
-        count = o.operators + 1
-        ports: list[int] = []
-        while len(ports) < count:  # distinct free ports: the aggregator's socket, then each executor's
-            port = free_port(LOCALHOST)
-            if port not in ports:
-                ports.append(port)
-        sockets = [f"{LOCALHOST}:{p}" for p in ports]
-        weights = [10**18] + [int(w) for w in o.stake_weights] if o.stake_weights else None
-        # worker threads: a stop signal must not wait for them (the chains they talk to are stopped next)
-        pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="deploy")
-        try:
-            futures = {role: pool.submit(self._deploy_one, role, url, sockets, weights) for role, url in urls.items()}
-            results = {role: f.result() for role, f in futures.items()}
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-        deployment, operators = results["l1"]
-        self.state.deployment = deployment.to_json()
-        self.state.operators = operators.to_json()
-        if "l2" in results:
-            self.state.l2_deployment = results["l2"][0].to_json()
-        self.save()
-        return deployment, operators
-
-    def _deploy_one(self, role: str, url: str, sockets: list[str], weights: list[int] | None) -> tuple[Any, Any]:
-        from hourglass_cli.chain.connection import connect
-        from hourglass_cli.devnet.accounts import devnet_accounts
-        from hourglass_cli.devnet.deploy import deploy_core
-        from hourglass_cli.devnet.operators import setup_operators
-
-        o = self.options
-        t = time.monotonic()
-        w3 = connect(url)
-        accounts = devnet_accounts(o.operators)
-        deployment = deploy_core(w3, accounts, curve=o.curve)
-        self._step(f"{role}: contracts deployed (TaskMailbox {deployment.task_mailbox})", f"deploy_{role}", t, save=False)
-        t = time.monotonic()
-        keys = self.dir / "keys" / ("" if role == "l1" else role)
-        operators = setup_operators(w3, deployment, accounts, keys, weights=weights, sockets=sockets,
-                                    task_sla=o.task_sla, threshold_bips=o.threshold_bips)
-        self._step(f"{role}: {len(operators.operators)} operators registered, tables pushed", f"operators_{role}", t, save=False)
-        return deployment, operators
-
-    def _child_env(self) -> dict[str, str]:
-        from hourglass_cli.devnet.operators import DEVNET_KEYSTORE_PASSWORD
-
-        path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
-        # the devnet's fixed, public keystore password; given by env var, never written to a file
-        return {**os.environ, "PATH": path, "PYTHONUNBUFFERED": "1", "NO_COLOR": "1",
-                PASSWORD_ENV: DEVNET_KEYSTORE_PASSWORD}
-
-    def _start_executors(self, deployment: Any, operators: Any, urls: dict[str, str]) -> None:
-        t = time.monotonic()
-        started = _executor_components(self, deployment, operators, urls)
-        if not started:
-            return
-        for c in started:
-            self.state.components.append(c.record)
-            self.components.append(c)
-            c.start()  # main thread: PR_SET_PDEATHSIG ties them to this process
-        self.save()
-        comp.wait_ready(started, self.options.ready_deadline_s, "executors")
-        for c in started:
-            c.record.children = comp.child_processes(c.pid or 0)
-        self._step(f"{len(started)} executors serving", "executors", t)
-
-    def _start_aggregator(self, deployment: Any, operators: Any, urls: dict[str, str]) -> None:
-        """Hook: starts nothing until `hourglass aggregator run` exists (see `_aggregator_components`)."""
-        for c in _aggregator_components(self, deployment, operators, urls):
-            self.state.components.append(c.record)
-            self.components.append(c)
-            c.start()
-            comp.wait_ready([c], self.options.ready_deadline_s, "the aggregator")
 
     # ------------------------------------------------------------------ watch and stop
 
@@ -419,35 +333,3 @@ class Supervisor:
             pass
         finally:
             os.close(fd)
-
-
-def _executor_components(sup: Supervisor, deployment: Any, operators: Any, urls: dict[str, str]) -> list[comp.Component]:
-    """One `python -m hourglass_cli.executor --config FILE` per executor operator, listening on its socket."""
-    o = sup.options
-    env = sup._child_env()
-    out = []
-    for i, op in enumerate(operators.executors):
-        folder = sup.dir / "executors" / op.name
-        folder.mkdir(parents=True, exist_ok=True)
-        port = int(op.socket.rsplit(":", 1)[1])
-        performer_port = o.performer_first_port + i if o.performer_first_port else 0
-        config = folder / "executor.toml"
-        config.write_text(executor_config(operator=op, deployment=deployment, rpc_url=urls["l1"],
-                                          l2_rpc_url=urls.get("l2", urls["l1"]), port=port,
-                                          performer=o.performer, performer_port=performer_port,
-                                          log_dir=sup.logs, task_timeout=o.task_timeout))
-        record = ProcessRecord(name=op.name, kind="executor", port=port, endpoint=op.socket,
-                               log=str(sup.logs / f"{op.name}.log"), config=str(config))
-        argv = [sys.executable, "-m", "hourglass_cli.executor", "--config", str(config), "--grace", "2"]
-        out.append(comp.Component(record, argv, env, comp.grpc_health_check(op.socket), restart=True))
-    return out
-
-
-def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any,
-                           urls: dict[str, str]) -> list[comp.Component]:
-    """The aggregator's component, once `hourglass aggregator run --config FILE` exists (a later issue).
-
-    It will write the aggregator's config (its operator's keystore, the executors' sockets, both chains)
-    and return one Component (restart=True, readiness = its health endpoint). Until then: nothing.
-    """
-    return []
