@@ -1,8 +1,8 @@
 """Deploy the Hourglass contracts, register operators with real keys, and build certificates.
 
 A thin layer over the package (`hourglass_cli.devnet.deploy`, `hourglass_cli.chain.avs`) with the test
-layout: executor sets 1 (BN254) and 2 (ECDSA) beside the aggregator set 0. Certificate building stays here
-until the aggregator has its own.
+layout: executor sets 1 (BN254) and 2 (ECDSA) beside the aggregator set 0. Certificates are built with the
+aggregator's builders (`hourglass_cli.aggregator.certificates`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from hourglass_cli.chain import avs as calls
 from hourglass_cli.chain import certificates
 from hourglass_cli.chain.contracts import contract
 from hourglass_cli.chain.structs import AvsConfig, ConsensusType, CurveType, TaskConfig
-from hourglass_cli.crypto import bn254, digests, ecdsa, merkle
+from hourglass_cli.aggregator import certificates as aggregator_certs
+from hourglass_cli.crypto import bn254, digests, ecdsa
 from hourglass_cli.devnet.deploy import configure_operator_sets, deploy_contracts
 from tests.contracts.chains import Chain
 
@@ -159,15 +160,10 @@ def bn254_certificate(stack: Stack, task_hash: bytes, result: bytes, signers: li
     ts = stack.reference_timestamps[BN254_SET] if reference_timestamp is None else reference_timestamp
     msg = digests.message_hash(task_hash, result)
     digest = digests.bn254_certificate_digest(ts, msg)
-    signature = bn254.aggregate_g1([op.key.sign(digest) for op in signers])
-    apk = bn254.aggregate_g2([op.key.public_g2() for op in signers])
-    leaves = [merkle.operator_info_leaf(op.key.public_g1(), [op.weight]) for op in stack.bn254_operators]
-    witnesses = [
-        certificates.bn254_witness(index, merkle.merkle_proof(leaves, index), op.key.public_g1(), [op.weight])
-        for index, op in enumerate(stack.bn254_operators)
-        if op not in signers
-    ]
-    return certificates.bn254_certificate(ts, msg, signature, bn254.g2_to_solidity(apk), witnesses)
+    members = [aggregator_certs.Member(op.key.public_g1(), (op.weight,)) for op in stack.bn254_operators]
+    indices = [i for i, op in enumerate(stack.bn254_operators) if op in signers]
+    return aggregator_certs.build_bn254_certificate(
+        ts, msg, [op.key.sign(digest) for op in signers], [op.key.public_g2() for op in signers], members, indices)
 
 
 def ecdsa_certificate(stack: Stack, task_hash: bytes, result: bytes, signers: list[ECDSAOperator],
@@ -176,8 +172,8 @@ def ecdsa_certificate(stack: Stack, task_hash: bytes, result: bytes, signers: li
     ts = stack.reference_timestamps[ECDSA_SET] if reference_timestamp is None else reference_timestamp
     msg = digests.message_hash(task_hash, result)
     digest = digests.ecdsa_certificate_digest(ts, msg, stack.ecdsa_verifier.address)
-    ordered = sorted(signers, key=lambda op: int(op.signer, 16))
-    return certificates.ecdsa_certificate(ts, msg, [ecdsa.sign_hash(op.signing_key, digest) for op in ordered])
+    return aggregator_certs.build_ecdsa_certificate(ts, msg, digest,
+                                                    [ecdsa.sign_hash(op.signing_key, digest) for op in signers])
 
 
 def encode_bn254_certificate(cert: tuple) -> bytes:

@@ -1,0 +1,244 @@
+"""The aggregator's config file (TOML), declared and checked like the executor's.
+
+Sections: ``[aggregator]`` (identity, limits, store, health/metrics port), ``[keys]`` (the signing key's
+keystore, the transaction key, where the password comes from — never secrets themselves), ``[l1]`` (the
+chain holding the AVS's TaskAVSRegistrar: executor sockets), and one ``[[chains]]`` table per chain whose
+TaskMailbox is watched. Relative paths are resolved against the config file's folder. Errors name the file,
+the key and the rule. A minimal file::
+
+    [aggregator]
+    operator_address = "0x…"          # the aggregator operator (aggregator operator set)
+    avs_address = "0x…"
+    metrics_port = 9090               # GET /healthz and /metrics on 127.0.0.1 (0 = a free one)
+    [keys]
+    bn254_keystore = "keys/aggregator.bn254.keystore.json"   # or ecdsa_keystore: signs TaskSubmissions
+    tx_key_env = "HOURGLASS_AGGREGATOR_TX_KEY"               # or tx_keystore: sends submitResult
+    password_file = "password.txt"                           # or password_env
+    [l1]
+    rpc_url = "http://127.0.0.1:8545"
+    task_avs_registrar = "0x…"
+    [[chains]]
+    name = "l1"
+    rpc_url = "http://127.0.0.1:8545"
+    task_mailbox = "0x…"
+    start_block = 0
+    confirmations = 0
+    poll_interval = 0.05
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hourglass_cli.config import _build_section, _suggest, setting
+from hourglass_cli.errors import ConfigError
+
+DEFAULT_PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
+_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
+_ADDRESS_RULE = "0x followed by 40 hex digits"
+_URL = re.compile(r"^(https?://\S+|\S+\.ipc)$")
+_URL_RULE = "an http(s):// URL or a .ipc path"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_CHAIN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+
+
+def _address(doc: str) -> Any:
+    return setting("", doc, pattern=_ADDRESS, rule=_ADDRESS_RULE)
+
+
+@dataclass(frozen=True)
+class AggregatorSection:
+    """[aggregator]: who this aggregator is and how much it does at once."""
+
+    operator_address: str = _address("The aggregator operator's address (member of the AVS's aggregator set).")
+    avs_address: str = _address("The AVS whose tasks this aggregator serves.")
+    store: str = setting("aggregator.db", "SQLite file of blocks, tasks, responses and submissions "
+                                          "(relative to this file).")
+    host: str = setting("127.0.0.1", "Address of the health/metrics HTTP server.")
+    metrics_port: int = setting(9090, "Port of GET /healthz and /metrics (0 = a free one).", min=0, max=65535)
+    max_concurrent_tasks: int = setting(64, "Tasks in flight at once (more wait in a queue).", min=1, max=4096)
+    executor_timeout: float = setting(0.0, "Seconds an executor call may take (0 = until the task's deadline).",
+                                      min=0, max=86400)
+    retry_interval: float = setting(0.5, "Seconds before an unreachable executor is called again (doubling, "
+                                         "until the deadline).", min=0.01, max=600)
+    socket_cache_seconds: float = setting(10.0, "How long executor sockets are cached.", min=0, max=3600)
+    submit_attempts: int = setting(5, "Attempts at submitResult on transient errors (with backoff).",
+                                   min=1, max=100)
+    log_format: str = setting("text", "Log lines as key=value text or JSON.", choices=("text", "json"))
+
+
+@dataclass(frozen=True)
+class KeysSection:
+    """[keys]: the aggregator's signing key (aggregator operator set's curve) and transaction key."""
+
+    bn254_keystore: str = setting("", "EIP-2335 BN254 keystore of the signing key (relative to this file).")
+    ecdsa_keystore: str = setting("", "Web3 v3 ECDSA keystore of the signing key (relative to this file).")
+    tx_keystore: str = setting("", "Web3 v3 keystore of the account that sends submitResult (same password).")
+    tx_key_env: str = setting("", "Environment variable holding the sending account's private key (0x hex), "
+                                  "used when tx_keystore is empty.", pattern=_ENV_NAME,
+                              rule="an environment variable name")
+    password_file: str = setting("", "File whose first line is the keystores' password.")
+    password_env: str = setting(DEFAULT_PASSWORD_ENV, "Environment variable holding the password "
+                                                      "(used when password_file is empty).",
+                                pattern=_ENV_NAME, rule="an environment variable name")
+
+
+@dataclass(frozen=True)
+class L1Section:
+    """[l1]: where the AVS's operators publish their executor sockets."""
+
+    rpc_url: str = setting("", "JSON-RPC URL of the chain holding the TaskAVSRegistrar.", pattern=_URL,
+                           rule=_URL_RULE)
+    task_avs_registrar: str = _address("The AVS's TaskAVSRegistrar (executor sockets).")
+    connect_timeout: float = setting(30.0, "Seconds to wait for each chain at start.", min=0.1, max=600)
+
+
+@dataclass(frozen=True)
+class ChainSection:
+    """[[chains]]: one chain whose TaskMailbox is watched for the AVS's tasks."""
+
+    name: str = setting("", "A short name for logs and metrics (lowercase letters, digits, '-', '_').",
+                        pattern=_CHAIN_NAME, rule="lowercase letters, digits, '-' or '_', starting with a letter")
+    rpc_url: str = setting("", "JSON-RPC URL of the chain.", pattern=_URL, rule=_URL_RULE)
+    task_mailbox: str = _address("TaskMailbox on this chain (its certificate verifiers are read from it).")
+    start_block: int = setting(0, "First block to scan when the store has none for this chain.", min=0)
+    confirmations: int = setting(0, "Blocks a task's block must be buried under before it is served.",
+                                 min=0, max=1000)
+    poll_interval: float = setting(0.05, "Seconds between looks at the chain head.", min=0.001, max=600)
+    max_block_range: int = setting(2000, "Most blocks one eth_getLogs call covers (catch-up goes in steps).",
+                                   min=1, max=1_000_000)
+    reorg_depth: int = setting(64, "How many recent head checkpoints are kept to find a fork point.",
+                               min=1, max=100_000)
+
+
+_SECTIONS: dict[str, type] = {"aggregator": AggregatorSection, "keys": KeysSection, "l1": L1Section}
+
+
+@dataclass(frozen=True)
+class AggregatorConfig:
+    """The whole aggregator config file."""
+
+    aggregator: AggregatorSection = field(default_factory=AggregatorSection)
+    keys: KeysSection = field(default_factory=KeysSection)
+    l1: L1Section = field(default_factory=L1Section)
+    chains: tuple[ChainSection, ...] = ()
+    path: Path | None = None
+    file: str = "aggregator.toml"
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def resolve(self, value: str) -> Path:
+        """A path from the file, relative to the file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def read_password(self) -> str:
+        """The keystore password from ``password_file`` or ``password_env`` (never logged)."""
+        keys = self.keys
+        if keys.password_file:
+            path = self.resolve(keys.password_file)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"{self.file}: [keys].password_file {path}: cannot read it "
+                                  f"({type(exc).__name__})") from None
+            lines = text.splitlines()
+            return lines[0] if lines else ""
+        value = os.environ.get(keys.password_env)
+        if value is None:
+            raise ConfigError(f"{self.file}: the keystore password is in neither [keys].password_file nor "
+                              f"${keys.password_env}", hint=f"export {keys.password_env}=… or set "
+                                                            "[keys].password_file")
+        return value
+
+    def read_tx_key(self) -> bytes:
+        """The sending account's private key, from ``tx_keystore`` or ``tx_key_env`` (never logged)."""
+        keys = self.keys
+        if keys.tx_keystore:
+            from hourglass_cli.crypto.keystore import load_keystore
+
+            return load_keystore(self.resolve(keys.tx_keystore), self.read_password()).ecdsa_private_key()
+        value = os.environ.get(keys.tx_key_env, "")
+        text = value.strip().removeprefix("0x")
+        if len(text) != 64 or any(c not in "0123456789abcdefABCDEF" for c in text):
+            raise ConfigError(f"{self.file}: ${keys.tx_key_env} must hold the sending account's private key as "
+                              "64 hex digits" + (" (it is not set)" if not value else ""),
+                              hint=f"export {keys.tx_key_env}=0x… or set [keys].tx_keystore")
+        return bytes.fromhex(text)
+
+
+def _parse_chains(raw: Any, file: str) -> tuple[ChainSection, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(c, dict) for c in raw):
+        raise ConfigError(f"{file}: [[chains]] must be one or more tables (write [[chains]] per chain)")
+    chains = []
+    for i, table in enumerate(raw):
+        chain = _build_section(file, f"chains.{i}", ChainSection, table)
+        for key in ("name", "rpc_url", "task_mailbox"):
+            if not getattr(chain, key):
+                raise ConfigError(f"{file}: [[chains]] #{i + 1}: {key} is required")
+        chains.append(chain)
+    names = [c.name for c in chains]
+    duplicate = next((n for n in names if names.count(n) > 1), None)
+    if duplicate:
+        raise ConfigError(f"{file}: two [[chains]] are named {duplicate!r}; chain names must be unique")
+    return tuple(chains)
+
+
+def _require(config: AggregatorConfig, file: str) -> None:
+    for section, key in (("aggregator", "operator_address"), ("aggregator", "avs_address"), ("l1", "rpc_url"),
+                         ("l1", "task_avs_registrar")):
+        if not getattr(getattr(config, section), key):
+            raise ConfigError(f"{file}: [{section}].{key} is required")
+    keys = config.keys
+    if bool(keys.bn254_keystore) == bool(keys.ecdsa_keystore):
+        raise ConfigError(f"{file}: [keys] needs exactly one of bn254_keystore or ecdsa_keystore (the aggregator "
+                          "operator set's curve)")
+    if not (keys.tx_keystore or keys.tx_key_env):
+        raise ConfigError(f"{file}: [keys] needs tx_keystore or tx_key_env (the account that sends submitResult)")
+    if not config.chains:
+        raise ConfigError(f"{file}: at least one [[chains]] table is required (the chains whose mailbox to watch)")
+
+
+def parse_aggregator_config(data: dict[str, Any], file: str = "aggregator.toml",
+                            path: Path | None = None) -> AggregatorConfig:
+    """Validate a parsed TOML document into an AggregatorConfig."""
+    sections: dict[str, Any] = {}
+    chains: tuple[ChainSection, ...] = ()
+    allowed = [*_SECTIONS, "chains"]
+    for name, raw in data.items():
+        if name == "chains":
+            chains = _parse_chains(raw, file)
+            continue
+        if name not in _SECTIONS:
+            raise ConfigError(f"{file}: unknown section [{name}]{_suggest(name, allowed)}; allowed sections: "
+                              "[aggregator], [keys], [l1], [[chains]]")
+        if name == "keys" and isinstance(raw, dict) and ({"password", "tx_key", "private_key"} & set(raw)):
+            raise ConfigError(f"{file}: [keys]: secrets must not be written in the config file",
+                              hint="use password_file / password_env and tx_keystore / tx_key_env")
+        sections[name] = _build_section(file, name, _SECTIONS[name], raw)
+    config = AggregatorConfig(**sections, chains=chains, path=path, file=file)
+    _require(config, file)
+    return config
+
+
+def load_aggregator_config(path: str | Path) -> AggregatorConfig:
+    """Read and validate an aggregator config file."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{p}: no such file", hint="pass the aggregator's config with --config FILE") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{p}: cannot read it ({exc.__class__.__name__}: {exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    return parse_aggregator_config(data, str(p), p.resolve())
