@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import ctypes
 import fcntl
+import hashlib
 import os
+import re
 import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -29,6 +33,10 @@ START_DEADLINE_S = 60.0
 STOP_DEADLINE_S = 30.0
 _PR_SET_PDEATHSIG = 1
 _RUN_CONTAINERD = Path("/run/containerd")
+RUN_PREFIX = "hg-dockerd-"
+NAMESPACE = "hourglass-tests"
+CGROUP_PARENT = "hourglass-tests"
+"""Containers' cgroups go under ``/<controller>/hourglass-tests/<id>``, apart from a system docker's."""
 
 
 class DockerdError(RuntimeError):
@@ -81,8 +89,6 @@ class PrivateDockerd:
     lock: IO[str] | None = None
     throwaway_data: bool = False
     dockerd: subprocess.Popen[bytes] | None = None
-    created_run_containerd: bool = False
-    """containerd 1.6 puts shim sockets in /run/containerd/s whatever its state dir: remove it if we made it."""
 
     @property
     def socket(self) -> Path:
@@ -132,7 +138,6 @@ class PrivateDockerd:
         if os.geteuid() != 0:
             raise DockerdError("the private dockerd needs root (vfs storage, cgroups, namespaces)")
         deadline = time.monotonic() + START_DEADLINE_S
-        self.created_run_containerd = not _RUN_CONTAINERD.exists()
         self.data_root.mkdir(parents=True, exist_ok=True)
         config = self.run_dir / "containerd.toml"
         config.write_text(_containerd_config(self.run_dir, self.data_root))
@@ -143,23 +148,27 @@ class PrivateDockerd:
             "dockerd", "--storage-driver", "vfs", "--iptables=false", "--ip-masq=false", "--bridge=none",
             "--host", self.base_url, "--data-root", str(self.data_root / "docker"),
             "--exec-root", str(self.run_dir / "exec"), "--pidfile", str(self.run_dir / "docker.pid"),
-            "--containerd", str(self.run_dir / "containerd.sock"), "--containerd-namespace", "hourglass-tests",
+            "--containerd", str(self.run_dir / "containerd.sock"), "--containerd-namespace", NAMESPACE,
             "--containerd-plugins-namespace", "hourglass-tests-plugins", "--log-level", "warn",
+            "--cgroup-parent", f"/{CGROUP_PARENT}",
         ], "dockerd.log")
-        client = self.client(timeout=5)
+        clients: list[Any] = []
 
         def _pings() -> bool:
             if not self.socket.is_socket():
                 return False
             try:
-                return bool(client.ping())
+                if not clients:  # the SDK asks for the API version as it is made: only once the socket is there
+                    clients.append(self.client(timeout=5))
+                return bool(clients[0].ping())
             except Exception:
                 return False
 
         try:
             self._wait(dockerd, _pings, "dockerd", "dockerd.log", deadline)
         finally:
-            client.close()
+            for client in clients:
+                client.close()
 
     # -- stop --
 
@@ -211,12 +220,8 @@ class PrivateDockerd:
                 pass
         self.processes.clear()
         self.dockerd = None
-        if self.created_run_containerd:
-            for folder in (_RUN_CONTAINERD / "s", _RUN_CONTAINERD):
-                try:
-                    folder.rmdir()  # only if empty: a system containerd started meanwhile keeps its files
-                except OSError:
-                    pass
+        _remove_empty_cgroups()
+        _remove_shim_sockets(self.run_dir, ())
         unmount_under(self.data_root)
         unmount_under(self.run_dir)
         if self.throwaway_data:
@@ -230,20 +235,132 @@ class PrivateDockerd:
             raise DockerdError("; ".join(errors))
 
 
+def _remove_empty_cgroups(container_ids: Iterable[str] = ()) -> None:
+    """Remove the cgroups of ``container_ids`` and our cgroup parent, on every controller, where empty.
+
+    rmdir fails (EBUSY) on a cgroup with processes or children: another session's stay untouched.
+    """
+    for parent in Path("/sys/fs/cgroup").glob(f"*/{CGROUP_PARENT}"):
+        for folder in [parent / cid for cid in container_ids] + [parent]:
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
+
+
+def _process_table() -> dict[int, tuple[int, bytes]]:
+    """pid → (parent pid, command line) of every process."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        table[int(entry.name)] = (int(stat.rsplit(")", 1)[1].split()[1]), cmdline)
+    return table
+
+
+def reap_orphaned_sessions() -> list[Path]:
+    """Clean up after test sessions that were killed before their teardown ran.
+
+    A session writes its pid to ``<run dir>/owner``. For every run dir whose owner is gone, the processes
+    that name the run dir (containerd, dockerd, shims) and everything below them (the containers' processes)
+    are killed, its mounts detached and the dir removed. Returns the run dirs cleaned.
+    """
+    cleaned = []
+    for run_dir in Path(tempfile.gettempdir()).glob(f"{RUN_PREFIX}*"):
+        try:
+            owner = int((run_dir / "owner").read_text())
+        except (OSError, ValueError):
+            owner = 0
+        if owner:
+            try:
+                os.kill(owner, 0)
+                continue  # its session is alive
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue
+        table = _process_table()
+        marker = str(run_dir).encode()
+        doomed = {pid for pid, (_, cmdline) in table.items() if marker in cmdline}
+        grew = True
+        while grew:
+            more = {pid for pid, (ppid, _) in table.items() if ppid in doomed} - doomed
+            doomed |= more
+            grew = bool(more)
+        containers = {m.group(1).decode() for pid in doomed
+                      if (m := re.search(rb"-id\0([0-9a-f]{64})\0", table[pid][1]))}
+        for pid in doomed:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        _wait_gone(doomed)
+        _remove_empty_cgroups(containers)
+        _remove_shim_sockets(run_dir, containers)
+        unmount_under(run_dir)
+        remove_tree(run_dir)
+        cleaned.append(run_dir)
+    return cleaned
+
+
+def _remove_shim_sockets(run_dir: Path, container_ids: Iterable[str]) -> None:
+    """A killed shim leaves its socket in /run/containerd/s (containerd 1.6 puts shim sockets there whatever
+    its state dir), named sha256 of ``<containerd address>/<namespace>/<container id>``. The folders go too
+    when empty."""
+    address = run_dir / "containerd.sock"
+    for cid in container_ids:
+        digest = hashlib.sha256(f"{address}/{NAMESPACE}/{cid}".encode()).hexdigest()
+        (_RUN_CONTAINERD / "s" / digest).unlink(missing_ok=True)
+    for folder in (_RUN_CONTAINERD / "s", _RUN_CONTAINERD):
+        try:
+            folder.rmdir()  # only when empty: a system containerd's files stay
+        except OSError:
+            pass
+
+
+def _wait_gone(pids: set[int], deadline_s: float = 10.0) -> None:
+    """Wait until every pid has exited (a zombie counts as exited: pid 1 reaps orphans)."""
+    end = time.monotonic() + deadline_s
+    pause = threading.Event()
+    delay = 0.005
+    while time.monotonic() < end:
+        alive = [pid for pid in pids if _state(pid) not in ("", "Z")]
+        if not alive:
+            return
+        pause.wait(delay)  # SIGKILL takes effect asynchronously: poll its outcome
+        delay = min(delay * 2, 0.1)
+
+
+def _state(pid: int) -> str:
+    """The process state letter ("" if there is no such process)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return ""
+
+
 def start_private_dockerd(cache: Path | None = None) -> PrivateDockerd:
     """Start a private dockerd on a fresh socket; its data root is the cached one unless another session
     holds it. The caller must :meth:`PrivateDockerd.stop` it."""
     folder = (cache or cache_dir()) / "dockerd"
     folder.mkdir(parents=True, exist_ok=True)
+    reap_orphaned_sessions()
     # unix socket paths are limited to 108 bytes: keep the run dir short, under /tmp
-    run_dir = Path(tempfile.mkdtemp(prefix="hg-dockerd-"))
+    run_dir = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+    (run_dir / "owner").write_text(str(os.getpid()))
     lock = (folder / "lock").open("a")
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         lock.close()
-        env = PrivateDockerd(run_dir, Path(tempfile.mkdtemp(prefix="data-", dir=folder)), throwaway_data=True)
+        env = PrivateDockerd(run_dir, run_dir / "data", throwaway_data=True)  # reaped with the run dir
     else:
+        unmount_under(folder / "data")  # left by a dockerd that was killed: nobody else uses it (we hold the lock)
         env = PrivateDockerd(run_dir, folder / "data", lock=lock)
     try:
         env.start()
