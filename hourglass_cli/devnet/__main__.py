@@ -1,8 +1,8 @@
 """``python -m hourglass_cli.devnet supervise --options JSON [--ready-fd N]``: the detached devnet supervisor.
 
 `hourglass devnet start --detach` runs this in its own session with output to logs/supervisor.log; it
-writes "ready" to the inherited pipe `N` once the devnet is up, and prints `error: …`/`hint: …` if it
-cannot start (the parent reads those from the log).
+writes "ready" to the inherited pipe `N` once the devnet is up, and if it cannot start prints the error as
+one marked JSON line (the parent reads it back from the log) and as text.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ import json
 import sys
 
 from hourglass_cli.errors import HourglassError
+
+ERROR_MARKER = "hourglass-devnet-error "
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,16 +30,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_supervisor(DevnetOptions.from_json(json.loads(args.options)), ready_fd=args.ready_fd, detached=True)
     except HourglassError as exc:
-        print(f"error: {exc.message}", flush=True)
-        if exc.hint:
-            print(f"hint: {exc.hint}", flush=True)
+        report_error(exc.message, exc.hint)
         return exc.exit_code
     except BaseException as exc:  # a StopRequested/KeyboardInterrupt during start: already rolled back
         if type(exc).__name__ in ("StopRequested", "KeyboardInterrupt"):
-            print(f"error: the devnet was stopped while starting ({exc})", flush=True)
+            report_error(f"the devnet was stopped while starting ({exc})", None)
             return 1
         raise
     return 0
+
+
+def report_error(message: str, hint: str | None) -> None:
+    """One marked JSON line the parent (`start --detach`) reads back from the log; readable text too."""
+    print(f"{ERROR_MARKER}{json.dumps({'message': message, 'hint': hint})}", flush=True)
+    print(f"error: {message}" + (f"\nhint: {hint}" if hint else ""), flush=True)
 
 
 if __name__ == "__main__":

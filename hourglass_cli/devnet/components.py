@@ -262,5 +262,14 @@ def backoff(restarts: int) -> float:
 
 
 def stop_recorded(pid: int, timeout: float = 10.0) -> None:
-    """Stop a recorded process we are not the parent of (its process group, then SIGKILL)."""
+    """Stop a recorded process we are not the parent of (its process group, then SIGKILL).
+
+    SIGCONT first: a stopped process (Ctrl-Z, a debugger) would otherwise sit on SIGTERM until the SIGKILL.
+    """
+    import signal
+
+    try:
+        os.killpg(pid, signal.SIGCONT)
+    except OSError:
+        pass
     _process.stop_process(pid, None, timeout)

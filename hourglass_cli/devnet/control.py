@@ -144,12 +144,20 @@ def _tail(log_path: Path) -> str:
 
 
 def _start_failure(directory: Path, log_path: Path, code: int | None) -> HourglassError:
-    """The detached supervisor's own error message (it prints `error: …`/`hint: …` last), else its log's tail."""
-    lines = comp.log_tail(log_path, 40).splitlines()
-    message = next((ln[len("error: "):] for ln in reversed(lines) if ln.startswith("error: ")), None)
-    hint = next((ln[len("hint: "):] for ln in reversed(lines) if ln.startswith("hint: ")), None)
-    if message:
-        return DevnetError(message, hint=hint)
+    """The detached supervisor's own error (its marked JSON line in the log), else the log's tail."""
+    from hourglass_cli.devnet.__main__ import ERROR_MARKER
+
+    try:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in reversed(lines):
+        if line.startswith(ERROR_MARKER):
+            try:
+                doc = json.loads(line[len(ERROR_MARKER):])
+                return DevnetError(str(doc["message"]), hint=doc.get("hint"))
+            except (ValueError, KeyError, TypeError):
+                break
     exited = f" (exit code {code})" if code is not None else ""
     return DevnetError(f"the devnet supervisor exited before it was ready{exited}" + _tail(log_path),
                        hint=f"see {log_path}")

@@ -118,6 +118,9 @@ def _child(entry: Callable[[list[str]], int | None], argv: list[str], log_fd: in
         os.dup2(null, 0)
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
+        # the parent's sys.stdout may be a terminal console or a capture object: write to the log instead
+        sys.stdout = open(1, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
+        sys.stderr = open(2, "w", buffering=1, encoding="utf-8", errors="replace", closefd=False)
         os.environ.clear()
         os.environ.update(env)
         for logger in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:

@@ -33,6 +33,7 @@ log = logging.getLogger("hourglass.devnet")
 LOCK_FILE = "supervisor.lock"
 SUPERVISOR_LOG = "supervisor.log"
 STOP_TIMEOUT = 10.0
+PENDING_STOP_TIMEOUT = 2.0
 
 
 class StopRequested(BaseException):
@@ -304,7 +305,10 @@ class Supervisor:
             if not live:
                 continue
             with ThreadPoolExecutor(max_workers=len(live), thread_name_prefix="stop") as pool:
-                for c, future in [(c, pool.submit(c.stop, STOP_TIMEOUT)) for c in live]:
+                # one that never came up has nothing to finish gracefully: a short grace, then SIGKILL
+                futures = [(c, pool.submit(c.stop, STOP_TIMEOUT if c.record.status == UP else PENDING_STOP_TIMEOUT))
+                           for c in live]
+                for c, future in futures:
                     try:
                         future.result()
                     except DevnetError as exc:
