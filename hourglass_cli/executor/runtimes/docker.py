@@ -247,6 +247,8 @@ class DockerRuntime(PerformerRuntime):
         return container.status == "running"
 
     def start(self, deadline_s: float) -> None:
+        """Build the image if missing, replace a stale container of our name, run, wait ``deadline_s`` for
+        SERVING (an image build is not counted in it)."""
         with self._lock:
             if self.is_alive():
                 return
@@ -281,15 +283,17 @@ class DockerRuntime(PerformerRuntime):
             return
         wait = self.stop_timeout if timeout is None else timeout
         try:
-            container.stop(timeout=max(0, int(round(wait))))
+            container.stop(timeout=max(0, int(round(wait))))  # SIGTERM, then SIGKILL after ``wait`` seconds
         except docker.errors.NotFound:
             pass
-        except docker.errors.APIError as exc:
+        except Exception as exc:
             log.warning("performer stop failed container=%s error=%s; removing it", container.short_id, exc)
         try:
             container.remove(force=True)
         except docker.errors.NotFound:
             pass
+        except Exception as exc:  # dockerd gone or busy: a later start removes it as a stale container
+            log.warning("performer remove failed container=%s error=%s", container.short_id, exc)
         for follower in self._followers:
             follower.join(timeout=5)
         self._followers = [t for t in self._followers if t.is_alive()]
