@@ -1,0 +1,340 @@
+"""One task from pending to a final status: read it, fan out, collect, verify, certify, submit.
+
+Per task: the mailbox's task record (creation time, SLA, curve, consensus) → the executor operator set at the
+task's reference timestamp (keys, weights, sockets) → one signed `TaskSubmission` per executor, all in
+parallel with the task's deadline → replies grouped by message hash. Once a group's weight meets the
+threshold *and* the chain's clock allows a result (``block.timestamp > creationTime``), or no call is left,
+its not-yet-checked answers are verified in one batch (`verify`), the rest of the calls are cancelled and
+the certificate goes to the submitter. Waiting for the chain's next second is used to gather more signers
+(fewer non-signer witnesses, less gas) at no cost in latency.
+
+Every reply is stored as it arrives, so after a restart the certificate is rebuilt from the store —
+executors refuse a task id they have already served. Final statuses carry a reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from eth_abi import decode
+
+from hourglass_cli.aggregator import store as st
+from hourglass_cli.aggregator.certificates import threshold_met
+from hourglass_cli.aggregator.fanout import Channels, FanOut, Reply, record_of
+from hourglass_cli.aggregator.operators import ChainContracts, OperatorSet, OperatorSetReader
+from hourglass_cli.aggregator.verify import Answer, check_bn254_group, check_ecdsa, parse_bn254
+from hourglass_cli.chain.structs import ConsensusType, CurveType, TaskStatus
+
+if TYPE_CHECKING:
+    from hourglass_cli.aggregator.metrics import Metrics
+    from hourglass_cli.aggregator.submitter import Submitter
+
+log = logging.getLogger("hourglass.aggregator.session")
+
+
+@dataclass
+class SessionDeps:
+    """What every session shares."""
+
+    store: st.Store
+    reader: OperatorSetReader
+    chains: dict[str, ChainContracts]
+    submitter: Submitter
+    channels: Channels
+    metrics: Metrics
+    sign: Callable[[bytes], bytes]
+    aggregator: str
+    call_timeout: float = 0.0
+    retry_interval: float = 0.5
+    ecdsa_versions: dict[str, str] | None = None
+
+    def ecdsa_version(self, chain: str) -> str:
+        """The EIP-712 version of `chain`'s ECDSA verifier domain (read once)."""
+        from hourglass_cli.crypto.digests import major_version
+
+        if self.ecdsa_versions is None:
+            self.ecdsa_versions = {}
+        if chain not in self.ecdsa_versions:
+            verifier = self.chains[chain].ecdsa_verifier
+            self.ecdsa_versions[chain] = major_version(verifier.functions.version().call())
+        return self.ecdsa_versions[chain]
+
+
+@dataclass(frozen=True)
+class TaskFacts:
+    """What the mailbox says about a task."""
+
+    status: TaskStatus
+    creation_time: int
+    sla: int
+    curve: CurveType
+    bips: int | None  # None: consensus NONE (any valid certificate)
+
+
+def read_task(contracts: ChainContracts, task_hash: str) -> TaskFacts:
+    """`TaskMailbox.getTaskInfo` reduced to what a session needs."""
+    info = contracts.mailbox.functions.getTaskInfo(bytes.fromhex(task_hash[2:])).call()
+    config = info[10]
+    kind, value = ConsensusType(int(config[5][0])), bytes(config[5][1])
+    bips = int(decode(["uint256"], value)[0]) if kind == ConsensusType.STAKE_PROPORTION_THRESHOLD else None
+    return TaskFacts(TaskStatus(int(info[7])), int(info[1]), int(config[1]), CurveType(int(config[3])), bips)
+
+
+class TaskSession:
+    """Runs one task; `cancel(reason)` stops it before it submits (reorg, verified elsewhere, shutdown)."""
+
+    def __init__(self, deps: SessionDeps, task: st.TaskRecord) -> None:
+        self.deps = deps
+        self.task = task
+        self.cancelled = threading.Event()
+        self.cancel_reason = ""
+        self.cancel_status = st.CANCELLED
+        self.submitting = False  # set once a submitResult may have been sent
+        self.stage_started = time.monotonic()
+        self._fan: FanOut | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.task.key
+
+    def cancel(self, reason: str, status: str = st.CANCELLED) -> None:
+        """Stop before submitting; the task ends in `status` (PENDING: left for the next start)."""
+        self.cancel_reason, self.cancel_status = reason, status
+        self.cancelled.set()
+        if self._fan is not None:
+            self._fan.close()
+
+    def _stage(self, name: str) -> None:
+        now = time.monotonic()
+        self.deps.metrics.stage_seconds.observe(now - self.stage_started, name)
+        self.stage_started = now
+
+    def finish_cancelled(self) -> str:
+        return self._finish(self.cancel_status, self.cancel_reason)
+
+    def _finish(self, status: str, reason: str, tx_hash: str | None = None) -> str:
+        t = self.task
+        if status == st.PENDING:
+            self.deps.store.transition(t.chain, t.task_hash, st.PENDING, only_from=st.IN_FLIGHT)
+            return status
+        if self.deps.store.transition(t.chain, t.task_hash, status, only_from=st.IN_FLIGHT, reason=reason,
+                                      tx_hash=tx_hash):
+            self.deps.metrics.task_outcomes.inc(t.chain, status)
+            if status == st.COMPLETED:
+                self.deps.metrics.stage_seconds.observe(time.time() - t.seen_at, "total")
+        level = logging.INFO if status == st.COMPLETED else logging.WARNING
+        log.log(level, "task %s chain=%s task=%s reason=%r%s", status, t.chain, t.task_hash, reason,
+                f" tx={tx_hash}" if tx_hash else "")
+        return status
+
+    def run(self) -> str:
+        """Drive the task to a final status (never raises)."""
+        try:
+            return self._run()
+        except Exception as exc:  # noqa: BLE001 - one task's bug must not end the aggregator
+            log.exception("task session error chain=%s task=%s", self.task.chain, self.task.task_hash)
+            return self._finish(st.FAILED, f"internal error: {type(exc).__name__}: {str(exc)[:200]}")
+        finally:
+            if self._fan is not None:
+                self._fan.close()
+
+    # -- the steps --
+
+    def _run(self) -> str:
+        t, deps = self.task, self.deps
+        self._stage("queue")
+        if self.cancelled.is_set():
+            return self.finish_cancelled()
+        if not deps.store.transition(t.chain, t.task_hash, st.PROCESSING, only_from=st.IN_FLIGHT):
+            return (deps.store.get(t.chain, t.task_hash) or t).status
+        contracts = deps.chains[t.chain]
+        facts = read_task(contracts, t.task_hash)
+        if facts.status == TaskStatus.VERIFIED:
+            return self._finish(st.COMPLETED, "already verified on chain")
+        if facts.status == TaskStatus.EXPIRED:
+            return self._finish(st.EXPIRED, "the task's SLA passed before a certificate was ready")
+        if facts.status == TaskStatus.NONE:
+            return self._finish(st.CANCELLED, "the task is not on the chain (orphaned by a reorg?)")
+        # Chain time may run ahead of the wall clock (evm_increaseTime); never behind on these devnets.
+        offset = max(0, facts.creation_time - math.floor(t.seen_at))
+        submit_at = facts.creation_time + 1 - offset
+        deadline = facts.creation_time + facts.sla - offset
+        opset = deps.reader.operator_set(t.chain, t.avs, t.operator_set_id, t.reference_timestamp, t.block_number,
+                                         facts.curve)
+        self._stage("setup")
+        group = self._collect(opset, facts, submit_at, deadline)
+        if isinstance(group, str):
+            return group
+        self._stage("collect")
+        return deps.submitter.submit(self, opset, facts, group, submit_at, deadline)
+
+    def _collect(self, opset: OperatorSet, facts: TaskFacts, submit_at: float, deadline: float) -> list[Answer] | str:
+        """The verified answers of the result that met the threshold, or a final status."""
+        t, deps = self.task, self.deps
+        answers: dict[str, Answer] = {}
+        verified: set[str] = set()
+        failures: dict[str, str] = {}
+        fan = self._fan = FanOut(
+            task_id=t.task_hash, avs=t.avs, aggregator=deps.aggregator, set_id=t.operator_set_id,
+            reference_timestamp=t.reference_timestamp, block=t.block_number, payload=t.payload, curve=facts.curve,
+            sign=deps.sign, channels=deps.channels, deadline=deadline, call_timeout=deps.call_timeout,
+            retry_interval=deps.retry_interval)
+        to_call = self._resume(opset, facts, answers, failures)
+        sockets = deps.reader.sockets(to_call)
+        for op in to_call:
+            fan.call(op, sockets.get(op.address, ""))
+        while True:
+            if self.cancelled.is_set():
+                fan.close()
+                return self.finish_cancelled()
+            group = self._ready_group(opset, facts, answers, verified, submit_at, fan.outstanding())
+            if group is not None:
+                good = self._verify(opset, facts, group, verified, answers, failures)
+                if self._meets(opset, facts, good):
+                    fan.close()
+                    return good
+                continue
+            now = time.time()
+            if now >= deadline:
+                fan.close()
+                return self._finish(st.EXPIRED, "threshold not met by the deadline: " +
+                                    self._summary(opset, facts, answers, failures))
+            if fan.outstanding() == 0 and fan.replies.empty():
+                fan.close()
+                return self._finish(st.FAILED, "threshold cannot be met (every executor has answered): " +
+                                    self._summary(opset, facts, answers, failures))
+            wake = [deadline]
+            if self._leading_meets(opset, facts, answers):
+                wake.append(submit_at)
+            retry = fan.next_retry()
+            if retry is not None:
+                wake.append(retry)
+            try:
+                reply = fan.replies.get(timeout=max(0.0, min(wake) - time.time()))
+            except queue.Empty:
+                fan.run_due_retries()
+                continue
+            self._take(reply, opset, facts, answers, verified, failures)
+            fan.run_due_retries()
+
+    def _resume(self, opset: OperatorSet, facts: TaskFacts, answers: dict[str, Answer],
+                failures: dict[str, str]) -> list[Any]:
+        """Re-read stored replies (after a restart); returns the operators still to call."""
+        t = self.task
+        for r in self.deps.store.responses(t.chain, t.task_hash):
+            op = opset.by_address.get(r.operator)
+            if op is None:
+                continue
+            if r.outcome == "ok" and r.output is not None:
+                try:
+                    if facts.curve == CurveType.BN254:
+                        answers[op.address] = parse_bn254(op, r.output, r.result_signature or b"",
+                                                          r.auth_signature or b"", t.task_hash)
+                    else:
+                        from hourglass_cli.wire import messages
+
+                        answers[op.address] = Answer(op, r.output, messages.result_message_hash(t.task_hash, r.output),
+                                                     r.result_signature or b"", r.auth_signature or b"")
+                except Exception:  # noqa: BLE001
+                    failures[op.address] = "stored reply unreadable"
+            elif not (r.outcome == "error" and (r.detail or "").startswith("UNAVAILABLE")):
+                failures[op.address] = r.detail or r.outcome
+        return [op for op in opset.operators if op.address not in answers and op.address not in failures]
+
+    def _take(self, reply: Reply, opset: OperatorSet, facts: TaskFacts, answers: dict[str, Answer],
+              verified: set[str], failures: dict[str, str]) -> None:
+        t, deps = self.task, self.deps
+        address = reply.operator.address
+        outcome, detail = reply.outcome, reply.detail
+        if reply.answer is not None and facts.curve == CurveType.ECDSA:
+            problem = check_ecdsa(t.task_hash, t.avs, t.operator_set_id, t.reference_timestamp,
+                                  deps.chains[t.chain].ecdsa_verifier.address, deps.ecdsa_version(t.chain),
+                                  reply.answer)
+            if problem:
+                outcome, detail = "invalid", problem
+            else:
+                verified.add(address)
+        deps.metrics.responses.inc(address, outcome if not reply.retry else "retrying")
+        deps.store.add_response(t.chain, t.task_hash, record_of(Reply(reply.operator, reply.answer, outcome, detail)))
+        if outcome == "ok" and reply.answer is not None:
+            answers[address] = reply.answer
+            failures.pop(address, None)
+        else:
+            failures[address] = detail or outcome
+            log.info("executor reply chain=%s task=%s operator=%s outcome=%s detail=%r", t.chain, t.task_hash,
+                     address, outcome, detail)
+
+    # -- grouping and thresholds --
+
+    @staticmethod
+    def _weights(opset: OperatorSet, members: list[Answer]) -> list[int]:
+        signed = [0] * len(opset.total_weights)
+        for a in members:
+            for j, w in enumerate(a.operator.weights[: len(signed)]):
+                signed[j] += w
+        return signed
+
+    def _meets(self, opset: OperatorSet, facts: TaskFacts, members: list[Answer]) -> bool:
+        if not members:
+            return False
+        return threshold_met(self._weights(opset, members), opset.total_weights, facts.bips)
+
+    @staticmethod
+    def _groups(answers: dict[str, Answer]) -> dict[bytes, list[Answer]]:
+        groups: dict[bytes, list[Answer]] = {}
+        for a in answers.values():
+            groups.setdefault(a.message_hash, []).append(a)
+        return groups
+
+    def _leading_meets(self, opset: OperatorSet, facts: TaskFacts, answers: dict[str, Answer]) -> bool:
+        return any(self._meets(opset, facts, g) for g in self._groups(answers).values())
+
+    def _ready_group(self, opset: OperatorSet, facts: TaskFacts, answers: dict[str, Answer], verified: set[str],
+                     submit_at: float, outstanding: int) -> list[Answer] | None:
+        """A group to decide on now: it meets the threshold, and the chain's clock is ready or no call is left."""
+        if outstanding and time.time() < submit_at:
+            return None
+        candidates = [g for g in self._groups(answers).values() if self._meets(opset, facts, g)]
+        if not candidates:
+            return None
+        return max(candidates, key=lambda g: self._weights(opset, g))
+
+    def _verify(self, opset: OperatorSet, facts: TaskFacts, group: list[Answer], verified: set[str],
+                answers: dict[str, Answer], failures: dict[str, str]) -> list[Answer]:
+        """The group's answers that verify (unchecked ones in one batch); bad ones are dropped and stored."""
+        t = self.task
+        unchecked = [a for a in group if a.operator.address not in verified]
+        if unchecked and facts.curve == CurveType.BN254:
+            started = time.monotonic()
+            good, bad = check_bn254_group(t.task_hash, t.avs, t.operator_set_id, t.reference_timestamp, unchecked)
+            self.deps.metrics.stage_seconds.observe(time.monotonic() - started, "verify")
+            verified.update(a.operator.address for a in good)
+            for a in bad:
+                answers.pop(a.operator.address, None)
+                failures[a.operator.address] = "invalid: result or auth signature does not verify"
+                self.deps.metrics.responses.inc(a.operator.address, "bad_signature")
+                self.deps.store.add_response(t.chain, t.task_hash, record_of(Reply(
+                    a.operator, a, "invalid", "result or auth signature does not verify")))
+                log.warning("bad signature chain=%s task=%s operator=%s", t.chain, t.task_hash, a.operator.address)
+        return [a for a in group if a.operator.address in verified]
+
+    def _summary(self, opset: OperatorSet, facts: TaskFacts, answers: dict[str, Answer],
+                 failures: dict[str, str]) -> str:
+        total = opset.total_weights[0] if opset.total_weights else 0
+        best = max(self._groups(answers).values(), key=lambda g: self._weights(opset, g), default=[])
+        share = 100.0 * (self._weights(opset, best)[0] if best and total else 0) / (total or 1)
+        need = "any valid signer" if facts.bips is None else f"{facts.bips / 100:.2f}%"
+        parts = [f"{len(best)}/{len(opset.operators)} operators agree on one result ({share:.2f}% of the weight, "
+                 f"{need} needed)"]
+        parts += [f"{addr}: {why}" for addr, why in sorted(failures.items())]
+        missing = [op.address for op in opset.operators if op.address not in answers and op.address not in failures]
+        if missing:
+            parts.append("no answer from " + ", ".join(missing))
+        return "; ".join(parts)

@@ -1,0 +1,231 @@
+"""From verified answers to `TaskMailbox.submitResult`: certificate, local check, nonce-safe sending, retries.
+
+- The certificate is built from the group's answers (`certificates`); BN254 non-signers the verifier has cached
+  for this reference timestamp get index-only witnesses (known from earlier submissions or
+  ``isNonsignerCached``). It is checked locally first, so a certificate that would revert is never sent.
+- Right before sending: the session must not be cancelled and the task's block must still be the chain's
+  block at that height — a task from an orphaned block is never submitted. Sending waits for the chain's
+  clock to pass the creation second (the mailbox refuses a result in the creation block's second).
+- The gas limit comes from the certificate's size (generous; unused gas is refunded), so no estimation run
+  is needed on the happy path. Transient failures are retried with backoff (a retry estimates gas, which
+  doubles as a dry run): TimestampAtCreation, out of gas, node errors. ``InvalidTaskStatus`` means the task
+  is already verified (completed: idempotent) or expired; a rejected index-only witness is rebuilt in full.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from hourglass_cli.aggregator import certificates as certs
+from hourglass_cli.aggregator import store as st
+from hourglass_cli.chain import certificates as encoding
+from hourglass_cli.chain.structs import CurveType, TaskStatus, operator_set
+from hourglass_cli.crypto import bn254
+from hourglass_cli.errors import ChainError
+
+if TYPE_CHECKING:
+    from hourglass_cli.aggregator.metrics import Metrics
+    from hourglass_cli.aggregator.operators import ChainContracts, OperatorSet
+    from hourglass_cli.aggregator.session import TaskFacts, TaskSession
+    from hourglass_cli.aggregator.verify import Answer
+    from hourglass_cli.chain.sender import TxSender
+
+log = logging.getLogger("hourglass.aggregator.submitter")
+
+
+def submit_gas(curve: CurveType, cert: bytes, result: bytes, cold: int = 0, cached: int = 0, signers: int = 0) -> int:
+    """A gas limit for submitResult with room to spare (measured: 0.52M for 8/8 BN254, +0.41M per cold non-signer)."""
+    words = (len(cert) + len(result) + 31) // 32
+    gas = 300_000 + 25_000 * words + 16 * (len(cert) + len(result))
+    if curve == CurveType.BN254:
+        return gas + 250_000 + 500_000 * cold + 60_000 * cached
+    return gas + 15_000 * signers
+
+
+class NonSignerCache:
+    """Which (operator set, reference timestamp, index) the BN254 verifier has cached."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._known: dict[tuple[str, str, int, int], set[int]] = {}
+
+    def cached(self, contracts: ChainContracts, opset: OperatorSet, indices: list[int]) -> set[int]:
+        key = (opset.chain, opset.avs, opset.set_id, opset.reference_timestamp)
+        with self._lock:
+            known = set(self._known.get(key, set()))
+        out = {i for i in indices if i in known}
+        for index in (i for i in indices if i not in known):
+            fn = contracts.bn254_verifier.functions.isNonsignerCached(operator_set(opset.avs, opset.set_id),
+                                                                      opset.reference_timestamp, index)
+            if fn.call():
+                out.add(index)
+        self.remember(opset, out)
+        return out
+
+    def remember(self, opset: OperatorSet, indices: set[int]) -> None:
+        key = (opset.chain, opset.avs, opset.set_id, opset.reference_timestamp)
+        with self._lock:
+            self._known.setdefault(key, set()).update(indices)
+
+    def forget(self, opset: OperatorSet) -> None:
+        with self._lock:
+            self._known.pop((opset.chain, opset.avs, opset.set_id, opset.reference_timestamp), None)
+
+
+class Submitter:
+    """Builds, checks and submits certificates; one TxSender (nonce-safe) per chain."""
+
+    def __init__(self, chains: dict[str, ChainContracts], senders: dict[str, TxSender], store: st.Store,
+                 metrics: Metrics, attempts: int = 5) -> None:
+        self.chains, self.senders, self.store, self.metrics = chains, senders, store, metrics
+        self.attempts = attempts
+        self.nonsigners = NonSignerCache()
+        self._versions: dict[str, str] = {}
+
+    # -- certificates --
+
+    def certificate(self, task_id: str, opset: OperatorSet, facts: TaskFacts, group: list[Answer],
+                    full_witnesses: bool = False) -> tuple[bytes, int]:
+        """(abi-encoded certificate, gas limit) after the local checks (CertificateError if it would fail)."""
+        contracts = self.chains[opset.chain]
+        first = group[0]
+        if facts.curve == CurveType.BN254:
+            members = [certs.Member(op.g1, op.weights) for op in opset.operators]
+            signer_indices = {a.operator.index for a in group}
+            non_signers = [i for i in range(len(members)) if i not in signer_indices]
+            cached = set() if full_witnesses or not non_signers else \
+                self.nonsigners.cached(contracts, opset, non_signers)
+            cert = certs.build_bn254_certificate(opset.reference_timestamp, first.message_hash,
+                                                 [a.sigma for a in group], [a.operator.g2 for a in group], members,
+                                                 signer_indices, cached)
+            certs.check_bn254_certificate(cert, members=members, root=opset.root or b"",
+                                          aggregate_g1=opset.aggregate_g1 or bn254.G1_INFINITY,
+                                          totals=opset.total_weights, bips=facts.bips,
+                                          signer_g1=[a.operator.g1 for a in group], cached=cached)
+            data = encoding.encode_bn254_certificate(cert)
+            return data, submit_gas(facts.curve, data, first.output, len(non_signers) - len(cached), len(cached))
+        from hourglass_cli.wire import messages
+
+        digest = messages.ecdsa_result_digest(task_id, first.output,
+                                              opset.reference_timestamp, contracts.ecdsa_verifier.address,
+                                              domain_version=self._version(contracts))
+        cert = certs.build_ecdsa_certificate(opset.reference_timestamp, first.message_hash, digest,
+                                             [a.result_signature for a in group])
+        certs.check_ecdsa_certificate(cert, digest=digest, totals=opset.total_weights, bips=facts.bips,
+                                      weights={str(op.signer): op.weights for op in opset.operators})
+        data = encoding.encode_ecdsa_certificate(cert)
+        return data, submit_gas(facts.curve, data, first.output, signers=len(group))
+
+    def _version(self, contracts: ChainContracts) -> str:
+        from hourglass_cli.crypto.digests import major_version
+
+        if contracts.name not in self._versions:
+            self._versions[contracts.name] = major_version(contracts.ecdsa_verifier.functions.version().call())
+        return self._versions[contracts.name]
+
+    # -- sending --
+
+    def submit(self, session: TaskSession, opset: OperatorSet, facts: TaskFacts, group: list[Answer],
+               submit_at: float, deadline: float) -> str:
+        """Submit the group's certificate; returns the task's final status (recorded by the session)."""
+        task = session.task
+        started = time.monotonic()
+        data, gas = self.certificate(task.task_hash, opset, facts, group)
+        session._stage("certificate")
+        full = False
+        result = group[0].output
+        contracts, sender = self.chains[task.chain], self.senders[task.chain]
+        attempt = len(self.store.submissions(task.chain, task.task_hash))
+        delay = 0.1
+        for _ in range(self.attempts):
+            if session.cancelled.wait(max(0.0, submit_at - time.time())):
+                return session.finish_cancelled()
+            if time.time() > deadline + 1:
+                return session._finish(st.EXPIRED, "the deadline passed before the certificate could be submitted")
+            problem = self._orphaned(contracts, task)
+            if problem:
+                return session._finish(st.CANCELLED, problem)
+            session._stage("wait_timestamp")
+            session.submitting = True
+            attempt += 1
+            sent_at = time.time()
+            fn = contracts.mailbox.functions.submitResult(bytes.fromhex(task.task_hash[2:]), data, result)
+            tx_hash = None
+            try:
+                pending = sender.send(fn, gas=gas)
+                tx_hash = "0x" + pending.tx_hash.hex()
+                self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
+                    attempt, tx_hash, "sent", None, None, sent_at))
+                receipt = pending.wait()
+            except ChainError as exc:
+                outcome = self._failed(session, opset, exc, attempt, tx_hash, sent_at)
+                if outcome == "full_witnesses" and not full:
+                    full = True
+                    self.nonsigners.forget(opset)
+                    data, gas = self.certificate(task.task_hash, opset, facts, group, full_witnesses=True)
+                    continue
+                if outcome in ("retry", "estimate", "full_witnesses"):
+                    if outcome == "estimate":
+                        gas = None
+                    if session.cancelled.wait(delay):
+                        return session.finish_cancelled()
+                    delay = min(delay * 2, 2.0)
+                    continue
+                return outcome
+            used = int(receipt["gasUsed"])
+            self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
+                attempt, tx_hash, "ok", None, used, sent_at))
+            self.metrics.submissions.inc(task.chain, "ok")
+            if facts.curve == CurveType.BN254:
+                signers = {a.operator.index for a in group}
+                self.nonsigners.remember(opset, {i for i in range(len(opset.operators)) if i not in signers})
+            self.metrics.stage_seconds.observe(time.monotonic() - started, "submit_total")
+            session._stage("submit")
+            return session._finish(st.COMPLETED, f"verified on chain with {len(group)}/{len(opset.operators)} "
+                                                 f"signers, gas {used}", tx_hash)
+        return session._finish(st.FAILED, f"submitResult failed {self.attempts} times; see the submissions table")
+
+    def _orphaned(self, contracts: ChainContracts, task: st.TaskRecord) -> str | None:
+        """Why the task must not be submitted (its block is no longer canonical), or None."""
+        try:
+            block = contracts.w3.eth.get_block(task.block_number)
+        except Exception as exc:  # noqa: BLE001
+            if type(exc).__name__ == "BlockNotFound":
+                return f"its block {task.block_number} is gone (reorg)"
+            raise
+        found = "0x" + bytes(block["hash"]).hex()
+        if found != task.block_hash:
+            return f"its block {task.block_number} was replaced by a reorg"
+        return None
+
+    def _failed(self, session: TaskSession, opset: OperatorSet, exc: ChainError, attempt: int, tx_hash: str | None,
+                sent_at: float) -> str:
+        """What to do after a failed attempt: retry | estimate | full_witnesses, or a final status."""
+        task = session.task
+        name = getattr(exc, "error_name", None)
+        self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
+            attempt, tx_hash, "failed", f"{name or ''} {exc.message}"[:500], None, sent_at))
+        self.metrics.submissions.inc(task.chain, name or "error")
+        log.warning("submit failed chain=%s task=%s attempt=%d error=%r", task.chain, task.task_hash, attempt,
+                    exc.message[:300])
+        if name == "InvalidTaskStatus":
+            status = TaskStatus(int(self.chains[task.chain].mailbox.functions.getTaskStatus(
+                bytes.fromhex(task.task_hash[2:])).call()))
+            if status == TaskStatus.VERIFIED:
+                return session._finish(st.COMPLETED, "already verified on chain (submitted before, or by another "
+                                                     "aggregator)")
+            if status == TaskStatus.EXPIRED:
+                return session._finish(st.EXPIRED, "the task's SLA passed before the certificate was accepted")
+            return session._finish(st.CANCELLED, f"the task is {status.name} on chain (orphaned by a reorg?)")
+        if name == "TimestampAtCreation":
+            return "estimate"
+        if name in ("VerificationFailed",) and opset.curve == CurveType.BN254:
+            return "full_witnesses"
+        if name is not None:
+            return session._finish(st.FAILED, f"submitResult reverted: {exc.message[:300]}")
+        if "out of gas" in exc.message:
+            return "estimate"
+        return "retry"
