@@ -23,7 +23,7 @@ from hourglass_cli.devnet.state import (
     DOWN, STOPPED, UP, DevnetState, devnet_dir, load_state,
 )
 from hourglass_cli.devnet.supervisor import (
-    SUPERVISOR_LOG, Supervisor, already_running_error, clean_workdir, leftovers_error,
+    SUPERVISOR_LOG, Supervisor, already_running_error, leftovers_error,
 )
 from hourglass_cli.errors import DevnetError, HourglassError
 
@@ -101,9 +101,9 @@ def start_detached(options: DevnetOptions, deadline_s: float = DETACH_DEADLINE_S
     """
     preflight(options)
     directory = devnet_dir(options.project_dir)
-    clean_workdir(directory)
     log_path = directory / "logs" / SUPERVISOR_LOG
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    log_path.write_bytes(b"")  # the supervisor empties the rest of the folder once it holds the lock
     read_fd, write_fd = os.pipe()
     argv = [sys.executable, "-m", "hourglass_cli.devnet", "supervise", "--options", json.dumps(options.to_json()),
             "--ready-fd", str(write_fd)]

@@ -179,14 +179,6 @@ class Supervisor:
         if first and self._phase == "starting":
             raise StopRequested(signal.Signals(signum).name)
 
-    def request_stop(self) -> None:
-        """Ask a running `watch()` to return (from another thread)."""
-        self.stop_signal = self.stop_signal or signal.SIGTERM
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass
-
     # ------------------------------------------------------------------ start
 
     def inherited_fds(self) -> tuple[int, ...]:

@@ -139,7 +139,17 @@ def test_stop_leaves_no_process_and_no_open_port(devnet: Running) -> None:
     state = state_of(devnet.project)
     pids, ports = all_pids(state), all_ports(state)
     assert len([r for r in state.components if r.children]) == 4  # every executor's performer is recorded
-    assert "devnet stopped" in ok(run(devnet.project, "devnet", "stop", timeout=60)).stdout
+    follower = subprocess.Popen(hourglass("devnet", "logs", "-f", "-n", "1"), cwd=devnet.project,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "devnet stopped" in ok(run(devnet.project, "devnet", "stop", timeout=60)).stdout
+        followed, _ = follower.communicate(timeout=30)  # `logs -f` ends by itself when the supervisor does
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+            follower.wait()
+    assert follower.returncode == 0, followed
+    assert "supervisor | " in followed and "devnet stopped" in followed and "executor-3 | " in followed
     assert_nothing_left(pids, ports)
     assert state_of(devnet.project).status == "stopped"
     result = run(devnet.project, "devnet", "status", timeout=30)

@@ -140,6 +140,8 @@ def test_a_dead_executor_is_restarted_and_a_dead_chain_is_not(tmp_path: Path) ->
     first = state.record("executor-1")
     assert first is not None and first.pid and first.children
     old_pid, old_performer = first.pid, first.children[0][0]
+    # the first executors are forks of the supervisor (same command line), restarts fresh processes
+    assert process_cmdline(old_pid) == process_cmdline(state.supervisor_pid)
     os.kill(old_pid, signal.SIGKILL)
     wait_for(lambda: not pid_alive(old_performer), 15, "the killed executor's performer exiting (PDEATHSIG)")
 
@@ -149,6 +151,7 @@ def test_a_dead_executor_is_restarted_and_a_dead_chain_is_not(tmp_path: Path) ->
 
     record = wait_for(restarted, 60, "executor-1 restarting and serving again")
     assert record.pid not in (None, old_pid) and record.children and record.children[0][0] != old_performer
+    assert f"-m hourglass_cli.executor --config {record.config}" in process_cmdline(record.pid or 0)
     assert status_json(tmp_path)["healthy"]
 
     chain = state_of(tmp_path).chain()
@@ -282,4 +285,7 @@ def test_l2_and_the_project_settings(tmp_path: Path) -> None:
                                                                     "supervisor.log").read_text()]
     assert not [s for s in secrets if DEVNET_KEYSTORE_PASSWORD in s]  # the password only travels in the env
     assert status_json(tmp_path)["healthy"]
-    _stop(tmp_path, state)
+    pids, ports = all_pids(state), all_ports(state)
+    assert "removed" in ok(run(sub, "devnet", "reset", timeout=60)).stdout  # reset stops it first
+    assert_nothing_left(pids, ports)
+    assert not devnet_dir(tmp_path).exists()
