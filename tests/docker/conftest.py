@@ -74,5 +74,8 @@ def square_image(docker_client: Any, base_image: str, tmp_path_factory: pytest.T
     build_log = tmp_path_factory.mktemp("square-build") / "build.log"  # not in the context: it is sent to dockerd
     with build_log.open("w") as out:
         build_image(docker_client, context, "Dockerfile", SQUARE_TAG, log_file=out)
+    # The image this tag had before (our SDK wheel changes with every edit) would stay in the cached data root
+    # as a dangling full copy per layer under vfs: drop it.
+    docker_client.images.prune(filters={"dangling": True})
     _timings["square_image"] = time.monotonic() - started
     return SQUARE_TAG
