@@ -110,6 +110,7 @@ class FanOut:
         self._futures: dict[str, Any] = {}
         self._retry_at: dict[str, tuple[float, Operator, str, float]] = {}
         self._closed = False
+        self.transient: set[str] = set()  # operators that failed in a way that may pass (unreachable)
 
     def submission(self, operator: Operator) -> Any:
         message = messages.aggregator_task_message(self.task_id, self.avs, operator.address, self.set_id,
@@ -144,33 +145,38 @@ class FanOut:
         future.add_done_callback(lambda f: self._done(operator, socket, pause, f))
 
     def _done(self, operator: Operator, socket: str, pause: float, future: Any) -> None:
-        with self._lock:
+        if future.cancelled():
+            with self._lock:
+                self._futures.pop(operator.address, None)
+            return
+        retry_at: float | None = None
+        try:
+            result = future.result()
+        except grpc.RpcError as exc:
+            code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
+            reply = Reply(operator, None, "error",
+                          f"{code.name}: {_safe(exc.details() if hasattr(exc, 'details') else exc)}")
+            if code in _RETRY_CODES:
+                self.transient.add(operator.address)
+                if time.time() + pause < self.deadline:
+                    retry_at = time.time() + pause
+                    reply = Reply(operator, None, "error", reply.detail, retry=True)
+        except Exception as exc:  # noqa: BLE001
+            reply = Reply(operator, None, "error", f"call failed: {type(exc).__name__}")
+        else:
+            try:
+                answer = parse_reply(result, operator, task_id=self.task_id, avs=self.avs, set_id=self.set_id,
+                                     curve=self.curve)
+                reply = Reply(operator, answer, "ok", None)
+            except Exception as exc:  # noqa: BLE001 - anything malformed is only an invalid answer
+                reply = Reply(operator, None, "invalid", f"malformed reply: {_safe(exc)}")
+        with self._lock:  # the call leaves `outstanding` only together with its reply (or its retry) arriving
             self._futures.pop(operator.address, None)
             if self._closed:
                 return
-        if future.cancelled():
-            return
-        try:
-            reply = future.result()
-        except grpc.RpcError as exc:
-            code = exc.code() if hasattr(exc, "code") else grpc.StatusCode.UNKNOWN
-            detail = f"{code.name}: {_safe(exc.details() if hasattr(exc, 'details') else exc)}"
-            retry = code in _RETRY_CODES and time.time() + pause < self.deadline
-            if retry:
-                with self._lock:
-                    self._retry_at[operator.address] = (time.time() + pause, operator, socket, min(pause * 2, 5.0))
-            self.replies.put(Reply(operator, None, "error", detail, retry))
-            return
-        except Exception as exc:  # noqa: BLE001
-            self.replies.put(Reply(operator, None, "error", f"call failed: {type(exc).__name__}"))
-            return
-        try:
-            answer = parse_reply(reply, operator, task_id=self.task_id, avs=self.avs, set_id=self.set_id,
-                                 curve=self.curve)
-        except Exception as exc:  # noqa: BLE001 - anything malformed is only an invalid answer
-            self.replies.put(Reply(operator, None, "invalid", f"malformed reply: {_safe(exc)}"))
-            return
-        self.replies.put(Reply(operator, answer, "ok", None))
+            if retry_at is not None:
+                self._retry_at[operator.address] = (retry_at, operator, socket, min(pause * 2, 5.0))
+            self.replies.put(reply)
 
     def next_retry(self) -> float | None:
         with self._lock:
@@ -186,9 +192,9 @@ class FanOut:
             self.call(op, socket, pause)
 
     def outstanding(self) -> int:
-        """Calls in flight plus calls scheduled again."""
+        """Calls in flight plus calls scheduled again plus replies not yet read."""
         with self._lock:
-            return len(self._futures) + len(self._retry_at)
+            return len(self._futures) + len(self._retry_at) + self.replies.qsize()
 
     def close(self) -> None:
         """Cancel every call still in flight; no more replies or retries."""

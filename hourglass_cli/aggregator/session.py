@@ -87,6 +87,18 @@ def read_task(contracts: ChainContracts, task_hash: str) -> TaskFacts:
     return TaskFacts(TaskStatus(int(info[7])), int(info[1]), int(config[1]), CurveType(int(config[3])), bips)
 
 
+def clock_offset(creation_time: int, seen_at: float) -> int:
+    """Seconds the chain's clock runs ahead of the wall clock (negative: behind), as a lower bound.
+
+    Devnet chains stamp blocks with the wall clock plus an offset (evm_increaseTime moves it ahead; anvil's
+    evm_revert leaves it behind). A task seen promptly tells it: creation_time − floor(seen). Underestimating
+    only makes the session wait longer, never submit early. A task seen long after its creation (catch-up)
+    says nothing: assume no offset.
+    """
+    offset = creation_time - math.floor(seen_at)
+    return 0 if offset < -5 else offset
+
+
 class TaskSession:
     """Runs one task; `cancel(reason)` stops it before it submits (reorg, verified elsewhere, shutdown)."""
 
@@ -162,8 +174,7 @@ class TaskSession:
             return self._finish(st.EXPIRED, "the task's SLA passed before a certificate was ready")
         if facts.status == TaskStatus.NONE:
             return self._finish(st.CANCELLED, "the task is not on the chain (orphaned by a reorg?)")
-        # Chain time may run ahead of the wall clock (evm_increaseTime); never behind on these devnets.
-        offset = max(0, facts.creation_time - math.floor(t.seen_at))
+        offset = clock_offset(facts.creation_time, t.seen_at)
         submit_at = facts.creation_time + 1 - offset
         deadline = facts.creation_time + facts.sla - offset
         opset = deps.reader.operator_set(t.chain, t.avs, t.operator_set_id, t.reference_timestamp, t.block_number,
@@ -206,7 +217,7 @@ class TaskSession:
                 fan.close()
                 return self._finish(st.EXPIRED, "threshold not met by the deadline: " +
                                     self._summary(opset, facts, answers, failures))
-            if fan.outstanding() == 0 and fan.replies.empty():
+            if fan.outstanding() == 0 and not (fan.transient - set(answers)):
                 fan.close()
                 return self._finish(st.FAILED, "threshold cannot be met (every executor has answered): " +
                                     self._summary(opset, facts, answers, failures))

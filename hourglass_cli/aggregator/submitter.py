@@ -139,8 +139,8 @@ class Submitter:
         result = group[0].output
         contracts, sender = self.chains[task.chain], self.senders[task.chain]
         attempt = len(self.store.submissions(task.chain, task.task_hash))
-        delay = 0.1
-        for _ in range(self.attempts):
+        delay, failures = 0.1, 0
+        while failures < self.attempts:
             if session.cancelled.wait(max(0.0, submit_at - time.time())):
                 return session.finish_cancelled()
             if time.time() > deadline + 1:
@@ -167,7 +167,14 @@ class Submitter:
                     self.nonsigners.forget(opset)
                     data, gas = self.certificate(task.task_hash, opset, facts, group, full_witnesses=True)
                     continue
+                if outcome == "clock":
+                    # The chain's clock is still in the creation second: estimate from now on (a dry run that
+                    # sends nothing while it fails) and look again shortly; this does not use up attempts.
+                    gas = None
+                    submit_at = time.time() + 0.1
+                    continue
                 if outcome in ("retry", "estimate", "full_witnesses"):
+                    failures += 1
                     if outcome == "estimate":
                         gas = None
                     if session.cancelled.wait(delay):
@@ -206,8 +213,9 @@ class Submitter:
         """What to do after a failed attempt: retry | estimate | full_witnesses, or a final status."""
         task = session.task
         name = getattr(exc, "error_name", None)
-        self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
-            attempt, tx_hash, "failed", f"{name or ''} {exc.message}"[:500], None, sent_at))
+        if tx_hash is not None or name != "TimestampAtCreation":  # a failed dry run sent nothing: not recorded
+            self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
+                attempt, tx_hash, "failed", f"{name or ''} {exc.message}"[:500], None, sent_at))
         self.metrics.submissions.inc(task.chain, name or "error")
         log.warning("submit failed chain=%s task=%s attempt=%d error=%r", task.chain, task.task_hash, attempt,
                     exc.message[:300])
@@ -221,7 +229,7 @@ class Submitter:
                 return session._finish(st.EXPIRED, "the task's SLA passed before the certificate was accepted")
             return session._finish(st.CANCELLED, f"the task is {status.name} on chain (orphaned by a reorg?)")
         if name == "TimestampAtCreation":
-            return "estimate"
+            return "clock"
         if name in ("VerificationFailed",) and opset.curve == CurveType.BN254:
             return "full_witnesses"
         if name is not None:

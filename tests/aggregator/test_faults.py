@@ -1,0 +1,146 @@
+"""Faults, each with real executors over gRPC on a real anvil devnet (4 executors, threshold 66.67 %):
+an executor down, too few executors (the task expires and the store says why), an executor with a different
+result or a bad signature (left out of the certificate), and a reorg that orphans a task (never submitted)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+from eth_abi import decode
+
+from hourglass_cli.aggregator import store as st
+from hourglass_cli.aggregator.verify import PAIRINGS
+from hourglass_cli.chain import avs as calls
+from hourglass_cli.chain import certificates as encoding
+from hourglass_cli.chain.sender import reset_nonces
+from hourglass_cli.chain.structs import TaskStatus
+from hourglass_cli.crypto import digests, ecdsa
+from tests.aggregator.conftest import Devnets
+from tests.aggregator.stack import Devnet, wait_for
+
+
+def early_in_a_second() -> None:
+    """Wait for the wall clock's next fraction below 0.2 s: a task created now waits ~0.8 s for its chain second,
+    long enough for every executor to answer (and for a test to act) before anything can be submitted."""
+    wait_for(lambda: time.time() % 1.0 < 0.2, 2.0, "the start of a second")
+
+
+def non_signer_indices(event) -> list[int]:
+    return [w[0] for w in encoding.decode_bn254_certificate(event["executorCert"])[4]]
+
+
+def ecdsa_signers(net: Devnet, task_hash: str, event) -> set[str]:
+    cert = encoding.decode_ecdsa_certificate(event["executorCert"])
+    ts = net.ops.reference_timestamps[net.core.executor_operator_set_id]
+    digest = digests.ecdsa_certificate_digest(ts, digests.message_hash(bytes.fromhex(task_hash[2:]), event["result"]),
+                                              net.core.ecdsa_certificate_verifier)
+    return {ecdsa.recover_hash(digest, cert[2][i:i + 65]) for i in range(0, len(cert[2]), 65)}
+
+
+@pytest.fixture
+def bn254(devnets: Devnets) -> Iterator[tuple[Devnet, object]]:
+    net, aggregator = devnets.get("anvil", "bn254")
+    yield net, aggregator
+    for i in range(1, 5):  # every test leaves four honest executors behind
+        if i not in net.executors or getattr(net.executors[i], "kind", "honest") != "honest":
+            net.start_executor(i)
+
+
+def test_one_executor_down_still_verified(bn254) -> None:
+    net, aggregator = bn254
+    net.stop_executor(4)
+    task_hash, _ = net.create_task(6)
+    event = net.wait_verified(task_hash)
+    assert decode(["uint256"], event["result"]) == (36,)
+    assert non_signer_indices(event) == [3]  # executor 4 is the table's index 3: a non-signer witness
+    down = net.ops.executors[3].address
+    replies = {r.operator: r for r in aggregator.store.responses("l1", task_hash)}
+    assert down not in replies or (replies[down].outcome == "error" and "UNAVAILABLE" in (replies[down].detail or ""))
+
+
+def test_below_threshold_the_task_expires_and_the_store_says_why(bn254) -> None:
+    net, aggregator = bn254
+    avs = net.accounts.avs.sender(net.w3)
+    short = net.ops.task_config.__class__(**{**net.ops.task_config.__dict__, "task_sla": 2})
+    calls.set_task_config(avs, net.contracts.task_mailbox, net.core.executor_operator_set_id, short).wait()
+    try:
+        net.stop_executor(3)
+        net.stop_executor(4)
+        task_hash, _ = net.create_task(7)
+        record = wait_for(lambda: (r := aggregator.store.get("l1", task_hash)) and r.status in st.FINAL and r, 15.0,
+                          "the task's final status")
+    finally:
+        calls.set_task_config(avs, net.contracts.task_mailbox, net.core.executor_operator_set_id,
+                              net.ops.task_config).wait()
+    assert record.status == st.EXPIRED
+    reason = record.reason or ""
+    assert "threshold not met by the deadline" in reason and "2/4 operators agree" in reason, reason
+    assert "50.00% of the weight, 66.67% needed" in reason, reason
+    for op in net.ops.executors[2:]:
+        assert f"{op.address}: UNAVAILABLE" in reason, reason
+    assert aggregator.store.submissions("l1", task_hash) == []
+    assert net.status(task_hash) in (TaskStatus.CREATED, TaskStatus.EXPIRED)
+
+
+@pytest.mark.parametrize("kind", ["wrong_result", "bad_signature"])
+def test_a_bad_executor_is_left_out_of_the_certificate(bn254, kind: str) -> None:
+    net, aggregator = bn254
+    net.start_executor(4, kind).kind = kind
+    checks = PAIRINGS.snapshot()[0]
+    early_in_a_second()
+    task_hash, _ = net.create_task(8)
+    event = net.wait_verified(task_hash)
+    assert decode(["uint256"], event["result"]) == (64,)
+    assert non_signer_indices(event) == [3]
+    bad = {r.operator: r for r in aggregator.store.responses("l1", task_hash)}[net.ops.executors[3].address]
+    if kind == "wrong_result":
+        assert bad.outcome == "ok" and decode(["uint256"], bad.output) == (65,)  # answered, outvoted
+        assert PAIRINGS.snapshot()[0] - checks == 1
+    else:
+        assert bad.outcome == "invalid" and "does not verify" in (bad.detail or "")
+        # the batch failed, then each of the four answers was checked alone
+        assert PAIRINGS.snapshot()[0] - checks == 5
+
+
+def test_ecdsa_bad_signature_is_left_out(devnets: Devnets) -> None:
+    net, aggregator = devnets.get("anvil", "ecdsa")
+    net.start_executor(2, "bad_signature")
+    try:
+        early_in_a_second()
+        task_hash, _ = net.create_task(9)
+        event = net.wait_verified(task_hash)
+        assert decode(["uint256"], event["result"]) == (81,)
+        signers = ecdsa_signers(net, task_hash, event)
+        assert net.ops.executors[1].ecdsa_signer not in signers and len(signers) == 3
+        bad = {r.operator: r for r in aggregator.store.responses("l1", task_hash)}[net.ops.executors[1].address]
+        assert bad.outcome == "invalid" and "result signature" in (bad.detail or "")
+    finally:
+        net.start_executor(2)
+
+
+def test_a_task_orphaned_by_a_reorg_is_never_submitted(bn254) -> None:
+    net, aggregator = bn254
+    rpc = net.w3.provider.make_request
+    snapshot = rpc("evm_snapshot", [])["result"]
+    early_in_a_second()
+    task_hash, block = net.create_task(10)
+    # The aggregator has the task and the executors' answers, and waits for the chain's next second …
+    wait_for(lambda: len([r for r in aggregator.store.responses("l1", task_hash) if r.outcome == "ok"]) >= 3, 5.0,
+             "the executors' answers")
+    # … when the block holding the task is orphaned (anvil goes back, then mines other blocks).
+    rpc("evm_revert", [snapshot])
+    reset_nonces(net.w3)
+    for _ in range(3):
+        rpc("evm_mine", [])
+    record = wait_for(lambda: (r := aggregator.store.get("l1", task_hash)) and r.status in st.FINAL and r, 10.0,
+                      "the orphaned task's final status")
+    wait_for(lambda: ("l1", task_hash) not in aggregator.sessions, 10.0, "the session's end")
+    assert record.status == st.CANCELLED, record
+    assert "reorg" in (record.reason or ""), record.reason
+    assert aggregator.store.submissions("l1", task_hash) == []
+    assert net.status(task_hash) == TaskStatus.NONE and net.verified_events(task_hash) == []
+    # The aggregator carries on with the new chain.
+    again, _ = net.create_task(11)
+    assert decode(["uint256"], net.wait_verified(again)["result"]) == (121,)
