@@ -10,7 +10,7 @@ if TYPE_CHECKING:
 
     from hourglass_cli.devnet.state import DevnetState
 
-_STYLE = {"healthy": "green", "starting": "yellow", "restarting": "yellow", "down": "red", "stopped": "dim"}
+_STYLE = {"healthy": "green", "starting": "yellow", "down": "red", "stopped": "dim"}
 _CONTRACTS = (("TaskMailbox", "task_mailbox"), ("TaskAVSRegistrar", "task_avs_registrar"),
               ("KeyRegistrar", "key_registrar"), ("BN254CertificateVerifier", "bn254_certificate_verifier"),
               ("ECDSACertificateVerifier", "ecdsa_certificate_verifier"), ("AVSTaskHook", "avs_task_hook"),

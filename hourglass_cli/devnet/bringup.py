@@ -139,7 +139,8 @@ def child_env() -> dict[str, str]:
             PASSWORD_ENV: DEVNET_KEYSTORE_PASSWORD}
 
 
-def _executor_components(sup: Supervisor, deployment: Any, operators: Any, urls: dict[str, str]) -> list[comp.Component]:
+def _executor_components(sup: Supervisor, deployment: Any, operators: Any,
+                         urls: dict[str, str]) -> list[comp.Component]:
     """One `python -m hourglass_cli.executor --config FILE` per executor operator, listening on its socket."""
     from hourglass_cli.executor.__main__ import main as executor_main
 
@@ -180,7 +181,8 @@ def start_executors(sup: Supervisor, deployment: Any, operators: Any, urls: dict
     sup.step(f"{len(executors)} executors serving", "executors", t)
 
 
-def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any, urls: dict[str, str]) -> list[comp.Component]:
+def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any,
+                           urls: dict[str, str]) -> list[comp.Component]:
     """The aggregator's component, once `hourglass aggregator run --config FILE` exists (a later issue).
 
     It will write the aggregator's config (its operator's keystore, the executors' sockets, both chains)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 from hourglass_cli.devnet.chains import _process
-from hourglass_cli.devnet.state import DOWN, PENDING, UP, ProcessRecord, process_start_ticks
+from hourglass_cli.devnet.state import DOWN, EXITED, PENDING, UP, ProcessRecord, process_start_ticks
 from hourglass_cli.errors import DevnetError
 
 if TYPE_CHECKING:
@@ -158,7 +158,7 @@ class Component:
             r = self.record
             r.pid, r.ticks, r.children = None, None, []
             if r.status != DOWN:
-                r.status = "stopped"
+                r.status = EXITED
 
     def pidfd(self) -> int | None:
         """A pidfd readable when the process exits (None where pidfds are not available)."""

@@ -20,7 +20,7 @@ from hourglass_cli.devnet import components as comp
 from hourglass_cli.devnet.chains import _process
 from hourglass_cli.devnet.options import LOCALHOST, DevnetOptions
 from hourglass_cli.devnet.state import (
-    DOWN, STOPPED, UP, DevnetState, devnet_dir, load_state,
+    DOWN, EXITED, STOPPED, UP, DevnetState, devnet_dir, load_state,
 )
 from hourglass_cli.devnet.supervisor import (
     SUPERVISOR_LOG, Supervisor, already_running_error, leftovers_error,
@@ -204,7 +204,7 @@ def stop_devnet(project_dir: str | Path, timeout: float = STOP_DEADLINE_S) -> De
             comp.stop_recorded(pid, timeout=STOP_DEADLINE_S / 3)
         record.pid, record.ticks, record.children = None, None, []
         if record.status != DOWN:
-            record.status = "stopped"
+            record.status = EXITED
     busy = _busy_ports(state)
     state.status = STOPPED
     state.write(directory)
@@ -251,7 +251,8 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
         return {"running": False, "project_dir": str(project_dir), "state": None}
     running = state.is_running()
     doc: dict[str, Any] = {"running": running, "status": state.status if running else STOPPED,
-                           "project_dir": state.project_dir, "supervisor_pid": state.supervisor_pid if running else None,
+                           "project_dir": state.project_dir,
+                           "supervisor_pid": state.supervisor_pid if running else None,
                            "started_at": state.started_at, "error": state.error, "warnings": state.warnings,
                            "leftover_pids": [] if running else state.leftover_pids(), "components": [],
                            "deployment": state.deployment, "l2_deployment": state.l2_deployment,

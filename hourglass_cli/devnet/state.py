@@ -24,7 +24,7 @@ RESET_HINT = "run `hourglass devnet reset` to stop what is left and start over"
 # devnet status values
 STARTING, READY, DEGRADED, STOPPING, STOPPED, FAILED = "starting", "ready", "degraded", "stopping", "stopped", "failed"
 # component status values
-UP, DOWN, PENDING, RESTARTING, EXITED = "healthy", "down", "starting", "restarting", "stopped"
+UP, DOWN, PENDING, EXITED = "healthy", "down", "starting", "stopped"  # EXITED: stopped by us
 
 
 def project_root(start: str | Path = ".") -> Path:

@@ -21,7 +21,9 @@ from hourglass_cli.devnet import forking
 from hourglass_cli.devnet.chains._process import pid_alive, stop_process
 from hourglass_cli.devnet.deploy import CoreDeployment
 from hourglass_cli.devnet.operators import DEVNET_KEYSTORE_PASSWORD
-from hourglass_cli.devnet.state import DevnetState, ProcessRecord, devnet_dir, load_state, process_cmdline, process_start_ticks
+from hourglass_cli.devnet.state import (
+    DevnetState, ProcessRecord, devnet_dir, load_state, process_cmdline, process_start_ticks,
+)
 from hourglass_cli.errors import DevnetError
 from tests.devnet._helpers import (
     all_pids, all_ports, assert_nothing_left, failed, hourglass, ok, run, state_of, status_json, wait_for,
