@@ -32,26 +32,44 @@ log = logging.getLogger("hourglass.aggregator.session")
 _RETRY_CODES = (grpc.StatusCode.UNAVAILABLE,)
 
 
+_CHANNEL_OPTIONS = [("grpc.enable_retries", 0), ("grpc.initial_reconnect_backoff_ms", 100),
+                    ("grpc.min_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
+
+
 class Channels:
-    """One gRPC channel per executor socket, shared by all sessions."""
+    """One gRPC channel per executor socket, shared by all sessions.
+
+    A channel that failed to connect fails calls at once while it backs off; `reset` swaps it for a fresh one
+    so an executor that is back is reached on the next call.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._stubs: dict[str, tuple[grpc.Channel, ExecutorStub]] = {}
+        self._retired: list[grpc.Channel] = []
 
     def stub(self, socket: str) -> ExecutorStub:
         with self._lock:
             found = self._stubs.get(socket)
             if found is None:
-                channel = grpc.insecure_channel(socket, options=[("grpc.enable_retries", 0)])
+                channel = grpc.insecure_channel(socket, options=_CHANNEL_OPTIONS)
                 found = self._stubs[socket] = (channel, ExecutorStub(channel))
             return found[1]
 
+    def reset(self, socket: str, stub: ExecutorStub) -> None:
+        """Replace the channel behind `stub` (if it is still the current one) with a fresh one next time."""
+        with self._lock:
+            found = self._stubs.get(socket)
+            if found is not None and found[1] is stub:
+                del self._stubs[socket]
+                self._retired.append(found[0])  # closing it would cancel other sessions' calls on it
+
     def close(self) -> None:
         with self._lock:
-            for channel, _stub in self._stubs.values():
+            for channel in [c for c, _stub in self._stubs.values()] + self._retired:
                 channel.close()
             self._stubs.clear()
+            self._retired.clear()
 
 
 @dataclass(frozen=True)
@@ -132,7 +150,8 @@ class FanOut:
             self.replies.put(Reply(operator, None, "error", "DEADLINE_EXCEEDED: the task's deadline passed"))
             return
         try:
-            future = self.channels.stub(socket).SubmitTask.future(self.submission(operator), timeout=timeout)
+            stub = self.channels.stub(socket)
+            future = stub.SubmitTask.future(self.submission(operator), timeout=timeout)
         except Exception as exc:  # noqa: BLE001 - a bad socket string must not end the session
             self.replies.put(Reply(operator, None, "error", f"cannot call {_safe(socket, 80)}: {type(exc).__name__}"))
             return
@@ -142,9 +161,9 @@ class FanOut:
                 return
             self._futures[operator.address] = future
         pause = self.retry_interval if pause is None else pause
-        future.add_done_callback(lambda f: self._done(operator, socket, pause, f))
+        future.add_done_callback(lambda f: self._done(operator, socket, stub, pause, f))
 
-    def _done(self, operator: Operator, socket: str, pause: float, future: Any) -> None:
+    def _done(self, operator: Operator, socket: str, stub: ExecutorStub, pause: float, future: Any) -> None:
         if future.cancelled():
             with self._lock:
                 self._futures.pop(operator.address, None)
@@ -157,6 +176,7 @@ class FanOut:
             reply = Reply(operator, None, "error",
                           f"{code.name}: {_safe(exc.details() if hasattr(exc, 'details') else exc)}")
             if code in _RETRY_CODES:
+                self.channels.reset(socket, stub)
                 self.transient.add(operator.address)
                 if time.time() + pause < self.deadline:
                     retry_at = time.time() + pause
