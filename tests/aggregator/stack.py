@@ -112,16 +112,17 @@ class Devnet:
             self.performers[kind] = server
         return int(self.performers[kind].port)
 
-    def start_executor(self, i: int, kind: str = "honest") -> Executor:
-        """(Re)start the executor of operator i (1-based) on its socket: honest, wrong_result or bad_signature."""
-        self.stop_executor(i)
+    def executor_config(self, i: int, kind: str = "honest", performer: dict[str, Any] | None = None) -> Path:
+        """The config file of operator i's executor (1-based); `performer` defaults to the shared in-process one."""
         op = self.ops.executors[i - 1]
         folder = self.root / f"executor-{i}"
-        (folder / "password.txt").parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
         (folder / "password.txt").write_text(DEVNET_KEYSTORE_PASSWORD + "\n")
         c = self.core
-        performer = self.performer_port("off-by-one" if kind == "wrong_result" else "square")
-        path = write_toml(folder / "executor.toml", {
+        if performer is None:
+            port = self.performer_port("off-by-one" if kind == "wrong_result" else "square")
+            performer = {"runtime": "remote", "address": f"127.0.0.1:{port}"}
+        return write_toml(folder / "executor.toml", {
             "executor": {"operator_address": op.address, "avs_address": c.avs, "port": self.ports[i],
                          "store": f"executor-{kind}.db", "workers": 16},
             "keys": {f"{self.curve}_keystore": op.keystore, "password_file": "password.txt"},
@@ -129,8 +130,13 @@ class Devnet:
             "contracts": {"key_registrar": c.key_registrar, "task_avs_registrar": c.task_avs_registrar,
                           "task_mailbox": c.task_mailbox, "bn254_certificate_verifier": c.bn254_certificate_verifier,
                           "ecdsa_certificate_verifier": c.ecdsa_certificate_verifier},
-            "performer": {"runtime": "remote", "address": f"127.0.0.1:{performer}"},
+            "performer": performer,
         })
+
+    def start_executor(self, i: int, kind: str = "honest") -> Executor:
+        """(Re)start the executor of operator i (1-based) on its socket: honest, wrong_result or bad_signature."""
+        self.stop_executor(i)
+        path = self.executor_config(i, kind)
         executor = Executor(load_executor_config(path), w3=self.w3)
         executor.start()
         if kind == "bad_signature":

@@ -1,0 +1,191 @@
+"""Aggregator throughput and latency with 4 BN254 executors, on anvil and on the embedded chain.
+
+Everything is real: the chain process, the contracts, four `hourglass executor run` processes (each running the
+square example performer as its own process) and the aggregator (in this process, so its per-stage
+histograms can be read). Two phases per backend:
+
+1. latency: tasks one at a time; createTask sent → TaskVerified seen (status polled every 2 ms);
+2. throughput: `--tasks` tasks created back to back (as fast as one account can send them), then
+   first createTask → last TaskVerified; tasks/s = tasks / that time.
+
+Usage: .venv/bin/python benchmarks/aggregator.py [--backend anvil|embedded|both] [--tasks 200] [--latency 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from eth_abi import encode  # noqa: E402
+
+from hourglass_cli.aggregator.config import load_aggregator_config  # noqa: E402
+from hourglass_cli.aggregator.server import Aggregator  # noqa: E402
+from hourglass_cli.aggregator.verify import PAIRINGS  # noqa: E402
+from hourglass_cli.chain.structs import TaskStatus, operator_set  # noqa: E402
+from tests.aggregator.stack import Devnet, build_devnet, wait_for  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+EXECUTOR_CLI = "from hourglass_cli.cli.executor import app; app(prog_name='hourglass executor')"
+SQUARE = [sys.executable, "-m", "hourglass_cli.performer", "hourglass_cli.performer.examples.square:SquarePerformer"]
+
+
+def start_executors(net: Devnet) -> list[subprocess.Popen[bytes]]:
+    from hourglass_cli.executor.runtimes.base import wait_for_health
+
+    procs = []
+    for i in range(1, 5):
+        config = net.executor_config(i, performer={"runtime": "process", "command": SQUARE, "cwd": str(REPO)})
+        log = (net.root / f"executor-{i}.log").open("wb")
+        procs.append(subprocess.Popen([sys.executable, "-c", EXECUTOR_CLI, "run", "--config", str(config)], cwd=REPO,
+                                      stdout=log, stderr=subprocess.STDOUT))
+    for i, proc in enumerate(procs, 1):
+        wait_for_health(f"127.0.0.1:{net.ports[i]}", 60, alive=lambda p=proc: p.poll() is None)
+    return procs
+
+
+def _tree_cpu(pid: int) -> float:
+    """utime + stime of `pid` and its descendants (Linux /proc), in seconds."""
+    total, tick = 0.0, os.sysconf("SC_CLK_TCK")
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return total
+    return total + sum(_tree_cpu(int(c)) for c in children)
+
+
+def cpu_seconds(procs: list[subprocess.Popen[bytes]], chain_pid: int) -> dict[str, float]:
+    """CPU used so far by the chain, the executors (with their performers) and this process."""
+    times = os.times()
+    return {"chain": _tree_cpu(chain_pid), "executors+performers": sum(_tree_cpu(p.pid) for p in procs),
+            "aggregator+creator": times.user + times.system}
+
+
+def verified(net: Devnet, task_hash: bytes) -> bool:
+    return int(net.contracts.task_mailbox.functions.getTaskStatus(task_hash).call()) == TaskStatus.VERIFIED
+
+
+def send_tasks(net: Devnet, count: int, start: int) -> list[tuple[bytes, float]]:
+    """createTask × count from the app account without waiting in between; (task hash, send time) each."""
+    from hourglass_cli.chain.events import decode_logs
+
+    sender = net.accounts.app.sender(net.w3)
+    mailbox = net.contracts.task_mailbox
+    pending = []
+    for n in range(start, start + count):
+        params = (sender.address, operator_set(net.core.avs, net.core.executor_operator_set_id),
+                  encode(["uint256"], [n]))
+        pending.append((sender.send(mailbox.functions.createTask(params), gas=1_000_000), time.monotonic()))
+    out = []
+    for tx, sent in pending:
+        (event,) = decode_logs(mailbox, tx.wait(), "TaskCreated")
+        out.append((bytes(event["taskHash"]), sent))
+    return out
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def run(backend: str, tasks: int, latency_tasks: int) -> None:
+    root = Path(tempfile.mkdtemp(prefix=f"bench-aggregator-{backend}-"))
+    net = build_devnet(backend, "bn254", root, executors=False)
+    procs = start_executors(net)
+    aggregator = Aggregator(load_aggregator_config(net.aggregator_config(root / "aggregator",
+                                                                         max_concurrent_tasks=256)))
+    stages: dict[str, list[float]] = {}
+    try:
+        aggregator.start()
+        histogram = aggregator.metrics.stage_seconds
+        observe = histogram.observe
+
+        def record(value: float, *labels: str) -> None:  # keep every sample for medians
+            stages.setdefault(labels[0], []).append(value)
+            observe(value, *labels)
+
+        histogram.observe = record
+        # warm-up (operator table, channels, lines of the keys)
+        (h, _), = send_tasks(net, 1, 1)
+        wait_for(lambda: verified(net, h), 30, "the warm-up task")
+        stages.clear()
+        checks0 = PAIRINGS.snapshot()
+
+        latencies = []
+        phases = random.Random(7)
+        for n in range(latency_tasks):
+            # Arrivals at a random point of a second: the mailbox takes no result in the creation block's second,
+            # so where in its second a task is created decides most of its latency.
+            time.sleep(phases.random())  # load shaping, not waiting for a condition
+            (h, sent), = send_tasks(net, 1, 100 + n)
+            wait_for(lambda: verified(net, h), 30, "a task")
+            latencies.append(time.monotonic() - sent)
+        checks1 = PAIRINGS.snapshot()
+        seq_stages = {k: list(v) for k, v in stages.items()}
+        stages.clear()
+
+        cpu0 = cpu_seconds(procs, net.handle.pid)
+        start = time.monotonic()
+        created = send_tasks(net, tasks, 10_000)
+        sent_done = time.monotonic()
+        done: dict[bytes, float] = {}
+        while len(done) < len(created):
+            for h, _sent in created:
+                if h not in done and verified(net, h):
+                    done[h] = time.monotonic()
+            if time.monotonic() - start > 600:
+                raise SystemExit(f"only {len(done)}/{len(created)} verified after 600 s")
+            time.sleep(0.01)
+        elapsed = max(done.values()) - start
+        cpu = {k: v - cpu0.get(k, 0.0) for k, v in cpu_seconds(procs, net.handle.pid).items()}
+        loaded = [done[h] - sent for h, sent in created]
+        counts = aggregator.store.counts()
+    finally:
+        aggregator.stop()
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(30)
+        net.close()
+
+    per_task = ((checks1[0] - checks0[0]) / latency_tasks, (checks1[1] - checks0[1]) / latency_tasks)
+    print(f"\n== {backend}: 4 BN254 executors (subprocesses), aggregator in-process ==")
+    print(f"sequential createTask→TaskVerified over {latency_tasks} tasks: p50 {statistics.median(latencies) * 1000:.0f} ms"
+          f", p90 {pct(latencies, 0.9) * 1000:.0f} ms, min {min(latencies) * 1000:.0f} ms")
+    print(f"pairing work per task: {per_task[0]:.2f} checks ({per_task[1]:.1f} pairs)")
+    print("per stage (sequential), median ms: " + ", ".join(
+        f"{k} {statistics.median(v) * 1000:.1f}" for k, v in sorted(seq_stages.items())))
+    without_wait = [t - w for t, w in zip(seq_stages.get("total", []), seq_stages.get("wait_timestamp", []))]
+    if without_wait:
+        print(f"aggregator time excluding the wait for the chain's next second: p50 "
+              f"{statistics.median(without_wait) * 1000:.0f} ms")
+    print(f"throughput: {tasks} tasks created in {sent_done - start:.2f} s, all verified after {elapsed:.2f} s → "
+          f"{tasks / elapsed:.1f} verified tasks/s; latency under load p50 {statistics.median(loaded) * 1000:.0f} ms,"
+          f" p90 {pct(loaded, 0.9) * 1000:.0f} ms; store {counts}")
+    print("CPU seconds per task under load: " + ", ".join(f"{k} {v / tasks * 1000:.1f} ms" for k, v in cpu.items()))
+    print("per stage (under load), median ms: " + ", ".join(
+        f"{k} {statistics.median(v) * 1000:.1f}" for k, v in sorted(stages.items())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--backend", choices=["anvil", "embedded", "both"], default="both")
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--latency", type=int, default=20)
+    args = parser.parse_args()
+    for backend in (["anvil", "embedded"] if args.backend == "both" else [args.backend]):
+        run(backend, args.tasks, args.latency)
+
+
+if __name__ == "__main__":
+    main()
