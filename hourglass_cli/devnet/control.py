@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Callable
 
@@ -29,6 +30,7 @@ from hourglass_cli.errors import DevnetError, HourglassError
 
 DETACH_DEADLINE_S = 180.0
 STOP_DEADLINE_S = 30.0
+STATUS_PROBE_TIMEOUT = 5.0  # a busy machine may answer slowly; an answer is what counts
 
 
 def _log_to_file(path: Path) -> logging.Handler:
@@ -257,20 +259,26 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
                            "leftover_pids": [] if running else state.leftover_pids(), "components": [],
                            "deployment": state.deployment, "l2_deployment": state.l2_deployment,
                            "operators": (state.operators or {}).get("operators", [])}
-    for record in state.records():
+    records = state.records()
+    with ThreadPoolExecutor(max_workers=max(1, len(records)), thread_name_prefix="status") as pool:
+        probes = list(pool.map(lambda r: _probe(r) if running and r.alive() else (False, None), records))
+    for record, (healthy, block) in zip(records, probes):
         entry = {"name": record.name, "kind": record.kind, "pid": record.pid, "endpoint": record.endpoint,
                  "port": record.port, "log": record.log, "restarts": record.restarts, "started_at": record.started_at,
-                 "recorded_status": record.status, "healthy": False}
-        if running and record.alive():
-            if record.kind == "chain":
-                try:
-                    entry["block"] = int(str(_process.rpc_call(record.endpoint, "eth_blockNumber")), 16)
-                    entry["healthy"] = True
-                except (OSError, ValueError):
-                    pass
-            else:
-                entry["healthy"] = comp.grpc_health_check(record.endpoint)()
-        entry["status"] = UP if entry["healthy"] else (record.status if running and record.status != UP else DOWN)
+                 "recorded_status": record.status, "healthy": healthy}
+        if block is not None:
+            entry["block"] = block
+        entry["status"] = UP if healthy else (record.status if running and record.status != UP else DOWN)
         doc["components"].append(entry)
     doc["healthy"] = running and all(c["healthy"] for c in doc["components"])
     return doc
+
+
+def _probe(record: Any, timeout: float = STATUS_PROBE_TIMEOUT) -> tuple[bool, int | None]:
+    """(healthy, block number for a chain): eth_blockNumber for a chain, gRPC health for the others."""
+    if record.kind == "chain":
+        try:
+            return True, int(str(_process.rpc_call(record.endpoint, "eth_blockNumber", timeout=timeout)), 16)
+        except (OSError, ValueError):
+            return False, None
+    return comp.grpc_health_check(record.endpoint, timeout=timeout)(), None

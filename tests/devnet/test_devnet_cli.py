@@ -215,7 +215,8 @@ def test_foreground_start_stops_cleanly_on_ctrl_c(backend: str, tmp_path: Path) 
         state = wait_ready_state(tmp_path, proc)
         assert state.supervisor_pid == proc.pid
         pids, ports = all_pids(state), all_ports(state)
-        assert status_json(tmp_path)["healthy"]
+        doc = status_json(tmp_path)
+        assert doc["healthy"], doc["components"]
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=60)
     finally:
