@@ -48,6 +48,26 @@ def _bytes(value: Any) -> bytes:
     return bytes.fromhex(value[2:]) if isinstance(value, str) else bytes(value)
 
 
+def _int(value: Any) -> int:
+    return int(value, 16) if isinstance(value, str) else int(value)
+
+
+def rpc(w3: Web3, method: str, params: list[Any]) -> Any:
+    """A raw JSON-RPC call (no web3 formatters: the hot loop stays cheap); ChainError on an error answer."""
+    from hourglass_cli.errors import ChainError
+
+    answer = w3.provider.make_request(method, params)  # type: ignore[arg-type]
+    if answer.get("error"):
+        raise ChainError(f"{method} failed: {str(answer['error'])[:200]}")
+    return answer.get("result")
+
+
+def block_at(w3: Web3, at: int | str) -> Checkpoint | None:
+    """(number, hash) of a block by number or tag; None where the chain has no such block."""
+    found = rpc(w3, "eth_getBlockByNumber", [hex(at) if isinstance(at, int) else at, False])
+    return Checkpoint(_int(found["number"]), _hex(found["hash"])) if found else None
+
+
 @dataclass(frozen=True)
 class Scan:
     """What one range of logs held."""
@@ -110,19 +130,11 @@ class ChainPoller:
 
     # -- one look at the chain --
 
-    def _block(self, at: Any) -> Checkpoint | None:
-        block = self.w3.eth.get_block(at)
-        if block is None:
-            return None
-        return Checkpoint(int(block["number"]), _hex(block["hash"]))
+    def _block(self, at: int | str) -> Checkpoint | None:
+        return block_at(self.w3, at)
 
     def _hash_at(self, number: int) -> str | None:
-        try:
-            found = self._block(number)
-        except Exception as exc:  # noqa: BLE001 - web3 raises BlockNotFound for heights past the head
-            if type(exc).__name__ == "BlockNotFound":
-                return None
-            raise
+        found = self._block(number)
         return found.hash if found else None
 
     def poll_once(self) -> None:
@@ -158,8 +170,9 @@ class ChainPoller:
 
     def _scan(self, start: int, end: int) -> Scan:
         avs_topic = "0x" + "00" * 12 + self.avs[2:].lower()
-        logs = self.w3.eth.get_logs({"address": self.mailbox.address, "fromBlock": start, "toBlock": end,
-                                     "topics": [[self.created_topic, self.verified_topic], None, None, avs_topic]})
+        logs = rpc(self.w3, "eth_getLogs", [{"address": self.mailbox.address, "fromBlock": hex(start),
+                                             "toBlock": hex(end), "topics": [[self.created_topic, self.verified_topic],
+                                                                             None, None, avs_topic]}]) or []
         created, verified = [], []
         for entry in logs:
             if entry.get("removed"):
@@ -174,12 +187,11 @@ class ChainPoller:
             except Exception:  # noqa: BLE001 - not our event layout: skip it, loudly
                 log.warning("undecodable TaskCreated chain=%s block=%s", self.chain, entry.get("blockNumber"))
                 continue
-            stamp = entry.get("blockTimestamp")
             created.append(NewTask(
-                task_hash=task_hash, block_number=int(entry["blockNumber"]), block_hash=_hex(entry["blockHash"]),
-                log_index=int(entry["logIndex"]), avs=self.avs, operator_set_id=int(set_id),
-                reference_timestamp=int(ref_ts), creation_time=int(stamp, 16) if isinstance(stamp, str) else int(
-                    stamp or 0), deadline=int(deadline), payload=bytes(payload)))
+                task_hash=task_hash, block_number=_int(entry["blockNumber"]), block_hash=_hex(entry["blockHash"]),
+                log_index=_int(entry["logIndex"]), avs=self.avs, operator_set_id=int(set_id),
+                reference_timestamp=int(ref_ts), creation_time=_int(entry.get("blockTimestamp") or 0),
+                deadline=int(deadline), payload=bytes(payload)))
         return Scan(created, verified)
 
     def _handle_reorg(self, checkpoints: list[Checkpoint], head: Checkpoint) -> None:

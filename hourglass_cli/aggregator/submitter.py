@@ -197,14 +197,12 @@ class Submitter:
 
     def _orphaned(self, contracts: ChainContracts, task: st.TaskRecord) -> str | None:
         """Why the task must not be submitted (its block is no longer canonical), or None."""
-        try:
-            block = contracts.w3.eth.get_block(task.block_number)
-        except Exception as exc:  # noqa: BLE001
-            if type(exc).__name__ == "BlockNotFound":
-                return f"its block {task.block_number} is gone (reorg)"
-            raise
-        found = "0x" + bytes(block["hash"]).hex()
-        if found != task.block_hash:
+        from hourglass_cli.aggregator.poller import block_at
+
+        block = block_at(contracts.w3, task.block_number)
+        if block is None:
+            return f"its block {task.block_number} is gone (reorg)"
+        if block.hash != task.block_hash:
             return f"its block {task.block_number} was replaced by a reorg"
         return None
 
