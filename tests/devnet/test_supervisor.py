@@ -166,6 +166,46 @@ def test_a_dead_executor_is_restarted_and_a_dead_chain_is_not(tmp_path: Path) ->
     _stop(tmp_path, state_of(tmp_path))
 
 
+def test_every_executor_of_a_devnet_runs_a_task(tmp_path: Path) -> None:
+    """End to end through the devnet as recorded: a task on the mailbox, an aggregator-signed submission to each
+    executor's registered socket, the square performer's answer back (forked executors really work)."""
+    import grpc
+    from eth_abi import decode, encode
+
+    from hourglass_cli.chain import avs as calls
+    from hourglass_cli.chain.events import decode_logs
+    from hourglass_cli.devnet.accounts import derive_account
+    from hourglass_cli.devnet.operators import DEFAULT_SEED, operator_bn254_key
+    from hourglass_cli.wire import messages
+    from hourglass_cli.wire.services import ExecutorStub, executor_pb2
+    from hourglass_cli.wire.signing import Bn254Signer
+
+    state = _start(tmp_path, "--operators", "2")
+    deployment = CoreDeployment.from_json(state.deployment or {})
+    w3 = connect(state.chains[0].endpoint)
+    mailbox = deployment.bind(w3).task_mailbox
+    payload = encode(["uint256"], [12345])
+    task_hash, receipt = calls.create_task(derive_account(2).sender(w3), mailbox, deployment.avs, 1, payload,
+                                           gas=3_000_000)
+    (event,) = decode_logs(mailbox, receipt, "TaskCreated")
+    task_id, block = "0x" + task_hash.hex(), int(receipt["blockNumber"])
+    ts = int(event["operatorTableReferenceTimestamp"])
+    operators = (state.operators or {})["operators"]
+    aggregator = next(op for op in operators if op["role"] == "aggregator")
+    signer = Bn254Signer(operator_bn254_key(DEFAULT_SEED, 0))
+    for op in (op for op in operators if op["role"] == "executor"):
+        message = messages.aggregator_task_message(task_id, deployment.avs, op["address"], 1, ts, block, payload)
+        submission = executor_pb2.TaskSubmission(
+            task_id=task_id, aggregator_address=aggregator["address"], avs_address=deployment.avs, payload=payload,
+            operator_set_id=1, reference_timestamp=ts, executor_address=op["address"], task_block_number=block,
+            version=1, signature=signer.sign_offchain(message))
+        with grpc.insecure_channel(op["socket"]) as channel:
+            result = ExecutorStub(channel).SubmitTask(submission, timeout=30)
+        assert result.task_id == task_id and result.operator_address == op["address"]
+        assert decode(["uint256"], result.output) == (12345**2,)
+    _stop(tmp_path, state_of(tmp_path))
+
+
 def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
     state = _start(tmp_path, "--operators", "2")
     pids, ports = all_pids(state), all_ports(state)
