@@ -242,3 +242,31 @@ def load_aggregator_config(path: str | Path) -> AggregatorConfig:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{p}: not valid TOML: {exc}") from None
     return parse_aggregator_config(data, str(p), p.resolve())
+
+
+def render_aggregator_config(*, operator_address: str, avs_address: str, keystore: str, curve: str,
+                             tx_keystore: str = "", tx_key_env: str = "", password_file: str = "",
+                             password_env: str = DEFAULT_PASSWORD_ENV, l1_rpc_url: str, task_avs_registrar: str,
+                             chains: list[dict[str, Any]], **aggregator: Any) -> str:
+    """The TOML text of an aggregator config (for a supervisor writing one); checked by parsing it back.
+
+    `chains`: one dict per chain with name, rpc_url, task_mailbox and optionally start_block, confirmations,
+    poll_interval, max_block_range, reorg_depth. `aggregator`: any other [aggregator] key (store, metrics_port…).
+    """
+    import json
+
+    def value(v: Any) -> str:
+        if isinstance(v, bool):
+            return "true" if v else "false"
+        return repr(v) if isinstance(v, (int, float)) else json.dumps(v)
+
+    keys: dict[str, Any] = {f"{curve}_keystore": keystore, "password_env": password_env}
+    keys.update({k: v for k, v in (("tx_keystore", tx_keystore), ("tx_key_env", tx_key_env),
+                                   ("password_file", password_file)) if v})
+    sections: list[tuple[str, dict[str, Any]]] = [
+        ("[aggregator]", {"operator_address": operator_address, "avs_address": avs_address, **aggregator}),
+        ("[keys]", keys), ("[l1]", {"rpc_url": l1_rpc_url, "task_avs_registrar": task_avs_registrar}),
+        *(("[[chains]]", chain) for chain in chains)]
+    text = "\n".join(head + "\n" + "".join(f"{k} = {value(v)}\n" for k, v in body.items()) for head, body in sections)
+    parse_aggregator_config(tomllib.loads(text))  # fail here, not in the aggregator, if a value is wrong
+    return text

@@ -177,6 +177,8 @@ class TaskSession:
         offset = clock_offset(facts.creation_time, t.seen_at)
         submit_at = facts.creation_time + 1 - offset
         deadline = facts.creation_time + facts.sla - offset
+        if time.time() > deadline:  # resumed or caught up after its SLA: the chain just has no block since
+            return self._finish(st.EXPIRED, "the task's SLA passed before a certificate was ready")
         opset = deps.reader.operator_set(t.chain, t.avs, t.operator_set_id, t.reference_timestamp, t.block_number,
                                          facts.curve)
         self._stage("setup")

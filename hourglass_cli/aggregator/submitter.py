@@ -143,7 +143,7 @@ class Submitter:
         while failures < self.attempts:
             if session.cancelled.wait(max(0.0, submit_at - time.time())):
                 return session.finish_cancelled()
-            if time.time() > deadline + 1:
+            if time.time() > deadline:  # never early: the offset is a lower bound, so this deadline is late
                 return session._finish(st.EXPIRED, "the deadline passed before the certificate could be submitted")
             problem = self._orphaned(contracts, task)
             if problem:

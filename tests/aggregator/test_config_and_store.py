@@ -152,3 +152,23 @@ def test_metrics_text_format() -> None:
     assert 'hourglass_aggregator_stage_seconds_count{stage="collect"} 1' in text
     assert 'hourglass_aggregator_pairing_work{kind="checks"} 3' in text
     assert "# TYPE hourglass_aggregator_responses_total counter" in text
+
+
+def test_rendered_config_parses_back(tmp_path: Path) -> None:
+    from hourglass_cli.aggregator.config import render_aggregator_config
+
+    text = render_aggregator_config(
+        operator_address=A, avs_address=A, keystore="keys/aggregator.bn254.keystore.json", curve="bn254",
+        tx_keystore="keys/aggregator-tx.json", password_file="password.txt", l1_rpc_url="http://127.0.0.1:8545",
+        task_avs_registrar=A, chains=[{"name": "l1", "rpc_url": "http://127.0.0.1:8545", "task_mailbox": A,
+                                       "start_block": 3, "poll_interval": 0.02}],
+        store="aggregator.db", metrics_port=0)
+    path = tmp_path / "aggregator.toml"
+    path.write_text(text)
+    config = load_aggregator_config(path)
+    assert config.chains[0].start_block == 3 and config.keys.tx_keystore == "keys/aggregator-tx.json"
+    with pytest.raises(ConfigError, match="poll_interval"):
+        render_aggregator_config(operator_address=A, avs_address=A, keystore="k", curve="bn254", tx_key_env="K",
+                                 l1_rpc_url="http://x:1", task_avs_registrar=A,
+                                 chains=[{"name": "l1", "rpc_url": "http://x:1", "task_mailbox": A,
+                                          "poll_interval": -1}])

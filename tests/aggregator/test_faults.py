@@ -17,7 +17,7 @@ from hourglass_cli.chain import certificates as encoding
 from hourglass_cli.chain.sender import reset_nonces
 from hourglass_cli.chain.structs import TaskStatus
 from hourglass_cli.crypto import digests, ecdsa
-from tests.aggregator.conftest import Devnets
+from tests.aggregator.conftest import Devnets, start_aggregator
 from tests.aggregator.stack import Devnet, wait_for
 
 
@@ -118,6 +118,29 @@ def test_ecdsa_bad_signature_is_left_out(devnets: Devnets) -> None:
         assert bad.outcome == "invalid" and "result signature" in (bad.detail or "")
     finally:
         net.start_executor(2)
+
+
+def test_a_task_that_expired_while_the_aggregator_was_down_is_marked_expired(devnets: Devnets, bn254) -> None:
+    net, aggregator = bn254
+    avs = net.accounts.avs.sender(net.w3)
+    short = net.ops.task_config.__class__(**{**net.ops.task_config.__dict__, "task_sla": 1})
+    aggregator.stop()
+    calls.set_task_config(avs, net.contracts.task_mailbox, net.core.executor_operator_set_id, short).wait()
+    try:
+        task_hash, block = net.create_task(12)
+    finally:
+        calls.set_task_config(avs, net.contracts.task_mailbox, net.core.executor_operator_set_id,
+                              net.ops.task_config).wait()
+    created = int(net.w3.eth.get_block(block)["timestamp"])
+    wait_for(lambda: time.time() >= created + 2, 5.0, "the task's SLA to pass")
+    net.w3.provider.make_request("evm_mine", [])  # a block after the deadline: the mailbox says EXPIRED
+    assert net.status(task_hash) == TaskStatus.EXPIRED
+    restarted = start_aggregator(net, net.root / "aggregator")  # same store: catches up from its last block
+    devnets.nets[("anvil", "bn254")] = (net, restarted)
+    record = wait_for(lambda: (r := restarted.store.get("l1", task_hash)) and r.status in st.FINAL and r, 10.0,
+                      "the caught-up task's final status")
+    assert record.status == st.EXPIRED and "SLA passed" in (record.reason or ""), record
+    assert restarted.store.submissions("l1", task_hash) == []
 
 
 def test_a_task_orphaned_by_a_reorg_is_never_submitted(bn254) -> None:
