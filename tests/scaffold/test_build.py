@@ -174,3 +174,18 @@ def test_no_config_points_at_init(tmp_path: Path) -> None:
 ])
 def test_performer_module(command: list[str], module: str | None) -> None:
     assert performer_module(command) == module
+
+
+def test_image_requirements_are_the_sdk_and_the_project_dependencies(project: Path) -> None:
+    from hourglass_cli.executor.runtimes.docker_image import SQUARE_REQUIREMENTS, pinned
+    from hourglass_cli.scaffold.docker import project_requirements
+
+    # the example needs what the example square performer image has: the same cached wheelhouse serves both
+    assert project_requirements(project) == sorted(pinned(SQUARE_REQUIREMENTS))
+    pyproject = project / "pyproject.toml"
+    extra = '"not-installed-pkg>=1.2; python_version >= \'3.11\'", "Eth_Hash[pycryptodome]",'
+    pyproject.write_text(pyproject.read_text().replace('"eth-abi>=5",', '"eth-abi>=5", ' + extra))
+    requirements = project_requirements(project)
+    assert "not-installed-pkg>=1.2; python_version >= '3.11'" in requirements
+    assert any(r.startswith("Eth_Hash[pycryptodome]==") for r in requirements)
+    assert not any(r.lower().startswith("hourglass") for r in requirements)

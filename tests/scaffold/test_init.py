@@ -208,5 +208,6 @@ def test_an_installed_package_uses_the_templates_in_its_data(tmp_path: Path) -> 
                            str(tmp_path / "wheel-avs")], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [str(site / "hourglass_cli" / "_data" / "templates"), str(tmp_path / "wheel-avs")]
+    assert done.stdout.splitlines() == [str(site / "hourglass_cli" / "_data" / "templates"),
+                                        str(tmp_path / "wheel-avs")]
     assert load_config(tmp_path / "wheel-avs" / "hourglass.toml").project.name == "wheel-avs"
