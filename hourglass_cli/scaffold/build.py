@@ -176,6 +176,18 @@ def check_serves(project_dir: Path, command: Sequence[str], deadline_s: float, l
     return port
 
 
+def _sets_command(config_file: Path) -> bool:
+    """Whether hourglass.toml sets [performer].command (the typed config cannot tell it from the default)."""
+    import tomllib
+
+    try:
+        raw = tomllib.loads(config_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    table = raw.get("performer", {})
+    return isinstance(table, dict) and "command" in table
+
+
 def _contracts_dir(project_dir: Path) -> Path | None:
     contracts = project_dir / "contracts"
     return contracts if any((contracts / "src").rglob("*.sol")) else None
@@ -196,6 +208,9 @@ def build_project(project_dir: str | os.PathLike[str] | None = None, *, force: b
     perf = config.performer
     if perf.runtime == "remote":
         done(Step("performer", f"runtime remote: {perf.address} is run by someone else", skipped=True))
+    elif perf.runtime == "docker" and not _sets_command(root / CONFIG_FILENAME):
+        done(Step("performer", "runtime docker without [performer].command: the image is built but not run on "
+                               "this host (set command to check the performer here too)", skipped=True))
     else:
         command = list(perf.command)
         module = performer_module(command)

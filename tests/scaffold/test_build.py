@@ -137,6 +137,19 @@ def test_docker_runtime_without_dockerd_is_a_clear_error(project: Path, tmp_path
     assert "start dockerd" in (err.value.hint or "")
 
 
+def test_docker_runtime_without_a_command_skips_the_host_checks(project: Path, tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    set_performer(project, runtime='"docker"', command="[]")
+    path = project / "hourglass.toml"
+    path.write_text("\n".join(line for line in path.read_text().splitlines() if not line.startswith("command")))
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-dockerd.sock")
+    steps: list[Step] = []
+    with pytest.raises(ToolNotFoundError, match="cannot reach dockerd"):
+        build_project(without_contracts(project), on_step=steps.append)
+    assert [(s.name, s.skipped) for s in steps] == [("performer", True), ("contracts", True)]
+    assert "without [performer].command" in steps[0].detail
+
+
 def test_remote_runtime_checks_no_performer(project: Path) -> None:
     set_performer(project, runtime='"remote"', address='"127.0.0.1:9"')
     report = build_project(without_contracts(project))
