@@ -18,6 +18,7 @@ from hourglass_cli.errors import HourglassError
 
 # (module, help) per command group; a group is listed here once it works.
 GROUPS: dict[str, tuple[str, str]] = {
+    "avs": ("hourglass_cli.cli.avs", "Create an AVS project from a template; check and build it."),
     "keys": ("hourglass_cli.cli.keys", "Create and inspect BN254 and ECDSA operator keystores."),
     "contracts": ("hourglass_cli.cli.contracts", "Compile the Hourglass contracts; check the artifacts are fresh."),
     "performer": ("hourglass_cli.cli.performer", "Serve an AVS performer (gRPC PerformerService with health)."),
