@@ -1,5 +1,5 @@
 """The steps `Supervisor.start()` runs, in order: plan the chains, start them, deploy and register (both
-chains at once), start the executors, (the aggregator, later).
+chains at once), start the aggregator and the executors.
 
 Every process is spawned from the supervisor's main thread (PR_SET_PDEATHSIG is per thread); only the
 deployments, which just talk JSON-RPC, run in worker threads.
@@ -26,6 +26,9 @@ if TYPE_CHECKING:
 
 CHAIN_ID = 31337
 DEFAULT_WEIGHT = 10**18
+TX_KEY_ENV = "HOURGLASS_DEVNET_AGGREGATOR_TX_KEY"
+# `hourglass aggregator run` (restarts spawn it like this; the first start is a fork running _aggregator_main)
+AGGREGATOR_CLI = "from hourglass_cli.cli.aggregator import app\napp(prog_name='hourglass aggregator')\n"
 
 
 @dataclass
@@ -159,40 +162,73 @@ def _executor_components(sup: Supervisor, deployment: Any, operators: Any,
                                           log_dir=sup.logs, task_timeout=o.task_timeout))
         record = ProcessRecord(name=op.name, kind="executor", port=port, endpoint=op.socket,
                                log=str(sup.logs / f"{op.name}.log"), config=str(config))
-        argv = [sys.executable, "-m", "hourglass_cli.executor", "--config", str(config), "--grace", "2"]
-        out.append(comp.Component(record, argv, env, comp.grpc_health_check(op.socket), restart=True,
-                                  fork_entry=executor_main))
+        args = ["--config", str(config), "--grace", "2"]
+        out.append(comp.Component(record, [sys.executable, "-m", "hourglass_cli.executor", *args], env,
+                                  comp.check_for(record), restart=True, fork_entry=executor_main, fork_args=args))
     return out
 
 
-def start_executors(sup: Supervisor, deployment: Any, operators: Any, urls: dict[str, str]) -> None:
-    """Start every executor (forked while that is safe), then wait until all of them serve."""
-    t = time.monotonic()
-    executors = _executor_components(sup, deployment, operators, urls)
-    if not executors:
-        return
-    for c in executors:
-        sup.add(c)
-        c.start(close_fds=sup.inherited_fds())
-    sup.save()
-    comp.wait_ready(executors, sup.options.ready_deadline_s, "executors")
-    for c in executors:
-        c.record.children = comp.child_processes(c.pid or 0)
-    sup.step(f"{len(executors)} executors serving", "executors", t)
+def _aggregator_main(args: list[str]) -> int:
+    """`hourglass aggregator run --config FILE` without the CLI around it (what a forked aggregator runs)."""
+    from hourglass_cli.aggregator.config import load_aggregator_config
+    from hourglass_cli.aggregator.server import run_aggregator
+
+    run_aggregator(load_aggregator_config(args[args.index("--config") + 1]))
+    return 0
 
 
 def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any,
                            urls: dict[str, str]) -> list[comp.Component]:
-    """The aggregator's component, once `hourglass aggregator run --config FILE` exists (a later issue).
+    """The aggregator: watches every chain's mailbox, fans tasks out to the executors, submits certificates.
 
-    It will write the aggregator's config (its operator's keystore, the executors' sockets, both chains)
-    and return one Component (restart=True, readiness = its health endpoint). Until then: nothing.
+    Its signing key is the aggregator operator's keystore; it sends submitResult from the aggregator operator's
+    (funded, public-mnemonic) account, whose key it gets in an environment variable, never in a file.
     """
-    return []
+    try:
+        from hourglass_cli.aggregator.config import render_aggregator_config
+    except ImportError:  # a build without the aggregator: the devnet runs executors only
+        return []
+    from hourglass_cli.devnet.accounts import derive_account
+
+    op = operators.aggregator
+    folder = sup.dir / "aggregator"
+    folder.mkdir(parents=True, exist_ok=True)
+    port = operator_ports(1)[0]
+    chains = [{"name": "l1", "rpc_url": urls["l1"], "task_mailbox": deployment.task_mailbox,
+               "start_block": deployment.deployed_at_block}]
+    if "l2" in urls and sup.state.l2_deployment:
+        l2 = sup.state.l2_deployment
+        chains.append({"name": "l2", "rpc_url": urls["l2"], "task_mailbox": l2["task_mailbox"],
+                       "start_block": int(l2.get("deployed_at_block", 0))})
+    config = folder / "aggregator.toml"
+    config.write_text(render_aggregator_config(
+        operator_address=op.address, avs_address=deployment.avs, keystore=op.keystore, curve=op.curve,
+        tx_key_env=TX_KEY_ENV, password_env=PASSWORD_ENV, l1_rpc_url=urls["l1"],
+        task_avs_registrar=deployment.task_avs_registrar, chains=chains, store="aggregator.db",
+        metrics_port=port))
+    record = ProcessRecord(name="aggregator", kind="aggregator", port=port, endpoint=f"{LOCALHOST}:{port}",
+                           log=str(sup.logs / "aggregator.log"), config=str(config))
+    # the aggregator operator's account key: public devnet mnemonic, handed over in the environment only
+    env = {**child_env(), TX_KEY_ENV: "0x" + derive_account(op.account_index).private_key.hex()}
+    args = ["run", "--config", str(config)]
+    argv = [sys.executable, "-c", AGGREGATOR_CLI, *args]
+    return [comp.Component(record, argv, env, comp.check_for(record), restart=True, fork_entry=_aggregator_main,
+                           fork_args=args)]
 
 
-def start_aggregator(sup: Supervisor, deployment: Any, operators: Any, urls: dict[str, str]) -> None:
-    for c in _aggregator_components(sup, deployment, operators, urls):
+def start_components(sup: Supervisor, deployment: Any, operators: Any, urls: dict[str, str]) -> None:
+    """Start the aggregator and every executor (forked while that is safe), then wait until all of them serve."""
+    t = time.monotonic()
+    started = [*_aggregator_components(sup, deployment, operators, urls),
+               *_executor_components(sup, deployment, operators, urls)]
+    if not started:
+        return
+    for c in started:
         sup.add(c)
-        c.start()
-        comp.wait_ready([c], sup.options.ready_deadline_s, "the aggregator")
+        c.start(close_fds=sup.inherited_fds())
+    sup.save()
+    comp.wait_ready(started, sup.options.ready_deadline_s, "the aggregator and executors")
+    for c in started:
+        c.record.children = comp.child_processes(c.pid or 0)
+    names = ", ".join(sorted({c.record.kind for c in started}))
+    sup.step(f"{len(started)} components serving ({names})", "executors", t)

@@ -65,6 +65,35 @@ def grpc_health_check(endpoint: str, timeout: float = 1.0) -> Callable[[], bool]
     return check
 
 
+def http_health_check(url: str, timeout: float = 1.0) -> Callable[[], bool]:
+    """Ready when GET `url` answers 200 (the aggregator's /healthz)."""
+
+    def check() -> bool:
+        import http.client
+
+        host_port, _, path = url.split("://", 1)[-1].partition("/")
+        host, _, port = host_port.rpartition(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        try:
+            conn.request("GET", "/" + path)
+            return conn.getresponse().status == 200
+        except (OSError, http.client.HTTPException):
+            return False
+        finally:
+            conn.close()
+
+    return check
+
+
+def check_for(record: ProcessRecord, timeout: float = 1.0) -> Callable[[], bool]:
+    """The readiness/health check of a recorded component, by kind."""
+    if record.kind == "chain":
+        return jsonrpc_check(record.endpoint, timeout)
+    if record.kind == "aggregator":
+        return http_health_check(f"http://{record.endpoint}/healthz", timeout)
+    return grpc_health_check(record.endpoint, timeout)
+
+
 def port_check(host: str, port: int, timeout: float = 0.5) -> Callable[[], bool]:
     """Ready when something accepts TCP connections on host:port."""
 
@@ -92,9 +121,10 @@ class Component:
     proc: subprocess.Popen[bytes] | None = None
     handle: ChainHandle | None = None  # chains: started by their backend
     restart_at: float | None = None  # when the next restart is due (monotonic)
-    # first start only: run `fork_entry(argv[3:])` in a fork of the supervisor when that is safe (see
-    # forking.py; argv is `python -m MODULE ARGS…`, the entry that module's main). Restarts spawn argv.
+    # first start only: run `fork_entry(fork_args)` in a fork of the supervisor when that is safe (see
+    # forking.py); the same program as `argv`, which restarts spawn.
     fork_entry: Callable[[list[str]], int | None] | None = None
+    fork_args: list[str] = field(default_factory=list)
 
     @property
     def name(self) -> str:
@@ -114,8 +144,9 @@ class Component:
 
         entry, self.fork_entry = self.fork_entry, None  # later the supervisor has used gRPC: never fork then
         if entry is not None and forking.can_fork():
-            self.proc = forking.fork_main(entry, self.argv[2:], self.log_path, dict(self.env or os.environ),
-                                          close_fds, title=self.name)  # type: ignore[assignment]
+            child = forking.fork_main(entry, [self.name, *self.fork_args], self.log_path,
+                                      dict(self.env or os.environ), close_fds, title=self.name)
+            self.proc = child  # type: ignore[assignment]
         else:
             self.proc = _process.spawn(self.argv, self.log_path, self.env)
         self._started(self.proc.pid)

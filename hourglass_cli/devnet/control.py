@@ -275,10 +275,10 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
 
 
 def _probe(record: Any, timeout: float = STATUS_PROBE_TIMEOUT) -> tuple[bool, int | None]:
-    """(healthy, block number for a chain): eth_blockNumber for a chain, gRPC health for the others."""
+    """(healthy, block number for a chain): eth_blockNumber, an executor's gRPC health, the aggregator's /healthz."""
     if record.kind == "chain":
         try:
             return True, int(str(_process.rpc_call(record.endpoint, "eth_blockNumber", timeout=timeout)), 16)
         except (OSError, ValueError):
             return False, None
-    return comp.grpc_health_check(record.endpoint, timeout=timeout)(), None
+    return comp.check_for(record, timeout)(), None

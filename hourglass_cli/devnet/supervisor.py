@@ -71,12 +71,12 @@ def clean_workdir(directory: Path, keep: tuple[str, ...] = ()) -> None:
             entry.unlink()
 
 
-# Imported ahead of use: deployment's, then what a forked executor needs (see forking.py).
+# Imported ahead of use: deployment's, then what a forked executor and aggregator need (see forking.py).
 PRELOAD = ("hourglass_cli.chain.sender", "hourglass_cli.devnet.deploy", "hourglass_cli.devnet.operators", "web3",
            "grpc", "grpc_health.v1.health", "hourglass_cli.executor.__main__", "hourglass_cli.executor.config",
            "hourglass_cli.executor.server", "hourglass_cli.executor.service", "hourglass_cli.executor.chain_view",
            "hourglass_cli.executor.store", "hourglass_cli.executor.runtimes.process", "hourglass_cli.wire.signing",
-           "hourglass_cli.crypto.keystore")
+           "hourglass_cli.crypto.keystore", "hourglass_cli.aggregator.config", "hourglass_cli.aggregator.server")
 
 
 def _preload() -> None:
@@ -207,8 +207,7 @@ class Supervisor:
             ports = bringup.operator_ports(self.options.operators + 1)
             deployment, operators = bringup.deploy(self, urls, ports)
             preload.join()
-            bringup.start_executors(self, deployment, operators, urls)
-            bringup.start_aggregator(self, deployment, operators, urls)
+            bringup.start_components(self, deployment, operators, urls)
         except BaseException as exc:
             self._phase = "stopping"
             message = exc.message if isinstance(exc, HourglassError) else \

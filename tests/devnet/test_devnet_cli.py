@@ -29,7 +29,7 @@ from hourglass_cli.devnet.operators import DEVNET_KEYSTORE_PASSWORD
 from hourglass_cli.devnet.state import DevnetState, devnet_dir
 from tests.devnet._helpers import (
     NO_ANVIL_CLI, all_pids, all_ports, assert_nothing_left, failed, hourglass, ok, run, state_of, status_json,
-    wait_ready_state,
+    wait_for, wait_ready_state,
 )
 
 pytestmark = pytest.mark.slow
@@ -63,18 +63,18 @@ def test_start_reports_ready_with_the_addresses(devnet: Running) -> None:
     assert "devnet ready" in devnet.start_stdout
     assert state.deployment is not None and state.deployment["task_mailbox"] in devnet.start_stdout
     assert state.chains[0].backend == devnet.backend and state.chains[0].endpoint in devnet.start_stdout
-    assert [c.name for c in state.components] == [f"executor-{i}" for i in range(1, 5)]
+    assert [c.name for c in state.components] == ["aggregator"] + [f"executor-{i}" for i in range(1, 5)]
     assert set(state.timings) >= {"chain_l1", "deploy_l1", "operators_l1", "executors", "total"}
 
 
 def test_status_shows_every_component_healthy(devnet: Running) -> None:
     doc = status_json(devnet.project)
     assert doc["running"] and doc["healthy"] and doc["status"] == "ready"
-    assert [c["name"] for c in doc["components"]] == ["chain"] + [f"executor-{i}" for i in range(1, 5)]
+    assert [c["name"] for c in doc["components"]] == ["chain", "aggregator"] + [f"executor-{i}" for i in range(1, 5)]
     assert all(c["healthy"] and c["status"] == "healthy" for c in doc["components"]), doc["components"]
     assert doc["components"][0]["block"] > 0
     table = ok(run(devnet.project, "devnet", "status", timeout=30)).stdout
-    assert table.count("healthy") == 5 and "TaskMailbox" in table
+    assert table.count("healthy") == 6 and "TaskMailbox" in table
 
 
 def test_contracts_answer_at_the_recorded_addresses(devnet: Running) -> None:
@@ -113,9 +113,27 @@ def test_operators_registered_with_their_keystore_keys_and_sockets(devnet: Runni
     assert c.task_avs_registrar.functions.getRegisteredOperators(1).call() == executors
 
 
+def test_a_task_created_on_the_mailbox_is_verified(devnet: Running) -> None:
+    """The whole task path on the devnet: createTask → aggregator → 4 executors → performers → certificate →
+    TaskVerified on chain, with the square performer's result."""
+    from eth_abi import decode, encode
+
+    from hourglass_cli.chain import avs as calls
+    from hourglass_cli.devnet.accounts import derive_account
+
+    state = devnet.state
+    deployment = CoreDeployment.from_json(state.deployment or {})
+    w3 = connect(state.chains[0].endpoint)
+    mailbox = deployment.bind(w3).task_mailbox
+    task_hash, _ = calls.create_task(derive_account(2).sender(w3), mailbox, deployment.avs, 1,
+                                     encode(["uint256"], [12345]), gas=3_000_000)
+    wait_for(lambda: mailbox.functions.getTaskStatus(task_hash).call() == 2, 60, "TaskVerified")  # VERIFIED
+    assert decode(["uint256"], mailbox.functions.getTaskResult(task_hash).call()) == (12345**2,)
+
+
 def test_logs_list_show_and_prefix(devnet: Running) -> None:
     listing = ok(run(devnet.project, "devnet", "logs", timeout=30)).stdout
-    for name in ("chain", "supervisor", "executor-1", "executor-1.performer", "executor-4.performer"):
+    for name in ("chain", "supervisor", "aggregator", "executor-1", "executor-1.performer", "executor-4.performer"):
         assert f"{name} " in listing, listing
     shown = ok(run(devnet.project, "devnet", "logs", "executor-2", timeout=30)).stdout
     assert "executor listening" in shown and str(devnet.state.record("executor-2").port) in shown
@@ -150,6 +168,7 @@ def test_stop_leaves_no_process_and_no_open_port(devnet: Running) -> None:
             follower.wait()
     assert follower.returncode == 0, followed
     assert "supervisor | " in followed and "devnet stopped" in followed and "executor-3 | " in followed
+    assert "aggregator | " in followed
     assert_nothing_left(pids, ports)
     assert state_of(devnet.project).status == "stopped"
     result = run(devnet.project, "devnet", "status", timeout=30)

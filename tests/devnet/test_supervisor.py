@@ -18,6 +18,7 @@ import pytest
 from hourglass_cli.chain.connection import connect
 from hourglass_cli.chain.structs import operator_set
 from hourglass_cli.devnet import forking
+from hourglass_cli.devnet.accounts import derive_account
 from hourglass_cli.devnet.chains._process import pid_alive, stop_process
 from hourglass_cli.devnet.deploy import CoreDeployment
 from hourglass_cli.devnet.operators import DEVNET_KEYSTORE_PASSWORD
@@ -137,23 +138,26 @@ def _stop(project: Path, state: DevnetState) -> None:
     assert_nothing_left(pids, ports)
 
 
-def test_a_dead_executor_is_restarted_and_a_dead_chain_is_not(tmp_path: Path) -> None:
+def test_dead_executors_and_aggregator_are_restarted_and_a_dead_chain_is_not(tmp_path: Path) -> None:
     state = _start(tmp_path, "--operators", "2")
-    first = state.record("executor-1")
-    assert first is not None and first.pid and first.children
+    first, aggregator = state.record("executor-1"), state.record("aggregator")
+    assert first is not None and first.pid and first.children and aggregator is not None and aggregator.pid
     old_pid, old_performer = first.pid, first.children[0][0]
-    # the first executors are forks of the supervisor (same command line), restarts fresh processes
-    assert process_cmdline(old_pid) == process_cmdline(state.supervisor_pid)
+    # the first executors and the aggregator are forks of the supervisor (its command line); restarts are spawned
+    assert process_cmdline(old_pid) == process_cmdline(aggregator.pid) == process_cmdline(state.supervisor_pid)
     os.kill(old_pid, signal.SIGKILL)
+    os.kill(aggregator.pid, signal.SIGKILL)
     wait_for(lambda: not pid_alive(old_performer), 15, "the killed executor's performer exiting (PDEATHSIG)")
 
-    def restarted() -> ProcessRecord | None:
-        record = state_of(tmp_path).record("executor-1")
+    def restarted(name: str) -> ProcessRecord | None:
+        record = state_of(tmp_path).record(name)
         return record if record and record.restarts == 1 and record.status == "healthy" else None
 
-    record = wait_for(restarted, 60, "executor-1 restarting and serving again")
+    record = wait_for(lambda: restarted("executor-1"), 60, "executor-1 restarting and serving again")
     assert record.pid not in (None, old_pid) and record.children and record.children[0][0] != old_performer
     assert f"-m hourglass_cli.executor --config {record.config}" in process_cmdline(record.pid or 0)
+    record = wait_for(lambda: restarted("aggregator"), 60, "the aggregator restarting and serving again")
+    assert f"run --config {record.config}" in process_cmdline(record.pid or 0)
     assert status_json(tmp_path)["healthy"]
 
     chain = state_of(tmp_path).chain()
@@ -166,50 +170,10 @@ def test_a_dead_executor_is_restarted_and_a_dead_chain_is_not(tmp_path: Path) ->
     _stop(tmp_path, state_of(tmp_path))
 
 
-def test_every_executor_of_a_devnet_runs_a_task(tmp_path: Path) -> None:
-    """End to end through the devnet as recorded: a task on the mailbox, an aggregator-signed submission to each
-    executor's registered socket, the square performer's answer back (forked executors really work)."""
-    import grpc
-    from eth_abi import decode, encode
-
-    from hourglass_cli.chain import avs as calls
-    from hourglass_cli.chain.events import decode_logs
-    from hourglass_cli.devnet.accounts import derive_account
-    from hourglass_cli.devnet.operators import DEFAULT_SEED, operator_bn254_key
-    from hourglass_cli.wire import messages
-    from hourglass_cli.wire.services import ExecutorStub, executor_pb2
-    from hourglass_cli.wire.signing import Bn254Signer
-
-    state = _start(tmp_path, "--operators", "2")
-    deployment = CoreDeployment.from_json(state.deployment or {})
-    w3 = connect(state.chains[0].endpoint)
-    mailbox = deployment.bind(w3).task_mailbox
-    payload = encode(["uint256"], [12345])
-    task_hash, receipt = calls.create_task(derive_account(2).sender(w3), mailbox, deployment.avs, 1, payload,
-                                           gas=3_000_000)
-    (event,) = decode_logs(mailbox, receipt, "TaskCreated")
-    task_id, block = "0x" + task_hash.hex(), int(receipt["blockNumber"])
-    ts = int(event["operatorTableReferenceTimestamp"])
-    operators = (state.operators or {})["operators"]
-    aggregator = next(op for op in operators if op["role"] == "aggregator")
-    signer = Bn254Signer(operator_bn254_key(DEFAULT_SEED, 0))
-    for op in (op for op in operators if op["role"] == "executor"):
-        message = messages.aggregator_task_message(task_id, deployment.avs, op["address"], 1, ts, block, payload)
-        submission = executor_pb2.TaskSubmission(
-            task_id=task_id, aggregator_address=aggregator["address"], avs_address=deployment.avs, payload=payload,
-            operator_set_id=1, reference_timestamp=ts, executor_address=op["address"], task_block_number=block,
-            version=1, signature=signer.sign_offchain(message))
-        with grpc.insecure_channel(op["socket"]) as channel:
-            result = ExecutorStub(channel).SubmitTask(submission, timeout=30)
-        assert result.task_id == task_id and result.operator_address == op["address"]
-        assert decode(["uint256"], result.output) == (12345**2,)
-    _stop(tmp_path, state_of(tmp_path))
-
-
 def test_children_die_with_a_killed_supervisor(tmp_path: Path) -> None:
     state = _start(tmp_path, "--operators", "2")
     pids, ports = all_pids(state), all_ports(state)
-    assert len(pids) == 1 + 1 + 2 + 2  # supervisor, chain, executors, performers
+    assert len(pids) == 1 + 1 + 1 + 2 + 2  # supervisor, chain, aggregator, executors, performers
     os.kill(state.supervisor_pid, signal.SIGKILL)
     assert_nothing_left(pids, ports)
     doc = status_json(tmp_path)
@@ -320,12 +284,16 @@ def test_l2_and_the_project_settings(tmp_path: Path) -> None:
         assert config[1] == 60 and config[5][1].hex().endswith(f"{5000:064x}")
     for record in state.components:
         text = Path(record.config).read_text()
+        if record.kind == "aggregator":  # it watches both mailboxes
+            assert text.count("[[chains]]") == 2 and l2.endpoint in text and "ecdsa_keystore" in text
+            continue
         assert f'l2_rpc_url = "{l2.endpoint}"' in text and "ecdsa_keystore" in text
         assert "HOURGLASS_DEVNET_KEYSTORE_PASSWORD" in text
+    tx_key = "0x" + derive_account(3).private_key.hex()  # the aggregator's sending account
     secrets = [Path(r.config).read_text() for r in state.components]
     secrets += [(devnet_dir(tmp_path) / "state.json").read_text(), (devnet_dir(tmp_path) / "logs" /
                                                                     "supervisor.log").read_text()]
-    assert not [s for s in secrets if DEVNET_KEYSTORE_PASSWORD in s]  # the password only travels in the env
+    assert not [s for s in secrets if DEVNET_KEYSTORE_PASSWORD in s or tx_key[2:] in s]  # they travel in the env
     assert status_json(tmp_path)["healthy"]
     pids, ports = all_pids(state), all_ports(state)
     assert "removed" in ok(run(sub, "devnet", "reset", timeout=60)).stdout  # reset stops it first
