@@ -4,7 +4,8 @@ Run: .venv/bin/python benchmarks/devnet_start.py [--runs N] [--operators N] [--c
 
 Each run starts the real CLI in a fresh project folder (a new Python, so imports are paid every time),
 measures the wall time until the command returns (the supervisor reported ready and state.json says
-so), reads the supervisor's own breakdown from state.json (chain ready, deploy, operators, executors),
+so), reads the supervisor's own breakdown from state.json (chain ready, deploy, operators, executors and
+aggregator),
 adds up the CPU time of every process of the devnet, then stops it. Runs alternate between backends.
 Prints medians (and the spread); nothing is asserted.
 """
@@ -92,7 +93,8 @@ def main() -> None:
         print(f"{chain:<10} {spread('wall'):>16} {spread('total'):>16} {med('chain_l1'):>7.2f} "
               f"{med('deploy_l1'):>7.2f} {med('operators_l1'):>9.2f} {med('executors'):>9.2f} {med('cpu'):>7.2f}")
     print("wall: the CLI command until it returns; supervisor: its own start to ready (state.json timings);")
-    print("CPU: user+system seconds of the supervisor, chain, executors and performers together.")
+    print("executors: the aggregator and the executors started together until all serve (performers included);")
+    print("CPU: user+system seconds of the supervisor, chain, aggregator, executors and performers together.")
 
 
 if __name__ == "__main__":
