@@ -5,8 +5,8 @@ Run: .venv/bin/python benchmarks/devnet_start.py [--runs N] [--operators N] [--c
 Each run starts the real CLI in a fresh project folder (a new Python, so imports are paid every time),
 measures the wall time until the command returns (the supervisor reported ready and state.json says
 so), reads the supervisor's own breakdown from state.json (chain ready, deploy, operators, executors and
-aggregator),
-adds up the CPU time of every process of the devnet, then stops it. Runs alternate between backends.
+aggregator), adds up the CPU time of every process of the devnet, then stops it. Runs alternate between
+backends.
 Prints medians (and the spread); nothing is asserted.
 """
 
