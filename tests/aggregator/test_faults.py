@@ -58,6 +58,14 @@ def test_one_executor_down_still_verified(bn254) -> None:
     down = net.ops.executors[3].address
     replies = {r.operator: r for r in aggregator.store.responses("l1", task_hash)}
     assert down not in replies or (replies[down].outcome == "error" and "UNAVAILABLE" in (replies[down].detail or ""))
+    # The verifier cached that non-signer: the next certificate names it by index only (no proof, ~170k gas less).
+    (witness,) = encoding.decode_bn254_certificate(event["executorCert"])[4]
+    again, _ = net.create_task(5)
+    (cached,) = encoding.decode_bn254_certificate(net.wait_verified(again)["executorCert"])[4]
+    assert witness[0] == cached[0] == 3 and witness[1] != b"" and cached[1] == b"" and list(cached[2][1]) == []
+    gas = {s.gas_used for h in (task_hash, again) for s in aggregator.store.submissions("l1", h) if s.outcome == "ok"}
+    full, index_only = (aggregator.store.submissions("l1", h)[-1].gas_used for h in (task_hash, again))
+    assert index_only < full - 100_000, gas
 
 
 def test_below_threshold_the_task_expires_and_the_store_says_why(bn254) -> None:
