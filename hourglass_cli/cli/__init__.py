@@ -23,6 +23,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "contracts": ("hourglass_cli.cli.contracts", "Compile the Hourglass contracts; check the artifacts are fresh."),
     "performer": ("hourglass_cli.cli.performer", "Serve an AVS performer (gRPC PerformerService with health)."),
     "executor": ("hourglass_cli.cli.executor", "Run an operator's executor (gRPC ExecutorService)."),
+    "aggregator": ("hourglass_cli.cli.aggregator", "Run the AVS's aggregator: watch mailboxes, collect results, "
+                   "submit certificates."),
 }
 
 _state = {"debug": False}
