@@ -20,7 +20,9 @@ from hourglass_cli.errors import HourglassError
 GROUPS: dict[str, tuple[str, str]] = {
     "avs": ("hourglass_cli.cli.avs", "Create an AVS project from a template; check and build it."),
     "keys": ("hourglass_cli.cli.keys", "Create and inspect BN254 and ECDSA operator keystores."),
-    "contracts": ("hourglass_cli.cli.contracts", "Compile the Hourglass contracts; check the artifacts are fresh."),
+    "contracts": ("hourglass_cli.cli.contracts", "Compile, check and deploy the Hourglass contracts."),
+    "devnet": ("hourglass_cli.cli.devnet", "Start, stop, inspect and reset the local devnet (chain, contracts, "
+               "operators, aggregator, executors)."),
     "performer": ("hourglass_cli.cli.performer", "Serve an AVS performer (gRPC PerformerService with health)."),
     "executor": ("hourglass_cli.cli.executor", "Run an operator's executor (gRPC ExecutorService)."),
     "aggregator": ("hourglass_cli.cli.aggregator", "Run the AVS's aggregator: watch mailboxes, collect results, "
