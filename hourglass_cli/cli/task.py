@@ -1,0 +1,173 @@
+"""`hourglass task …`: create tasks on the devnet (or any chain), wait for TaskVerified, inspect and watch them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from hourglass_cli.cli._app import make_app
+
+if TYPE_CHECKING:
+    from hourglass_cli.tasks.client import Outcome, TaskClient
+    from hourglass_cli.tasks.target import Target
+
+app = make_app()
+
+_PROJECT = typer.Option(None, "--project", "-C", file_okay=False,
+                        help="The project folder (default: the nearest hourglass.toml, else the current folder).")
+_RPC = typer.Option(None, "--rpc", help="A chain's JSON-RPC URL (default: the running devnet's).")
+_MAILBOX = typer.Option(None, "--mailbox", help="With --rpc: the TaskMailbox address.")
+_AVS = typer.Option(None, "--avs", help="With --rpc: the AVS address.")
+_KEY_ENV = typer.Option(None, "--key-env", help="With --rpc: environment variable holding the task creator's key.")
+_STORE = typer.Option(None, "--store", help="With --rpc: the aggregator's SQLite store, for timings and reasons.")
+_JSON = typer.Option(False, "--json", help="Print JSON instead of text.")
+_RESULT_ABI = typer.Option(None, "--result-abi", help='Decode the result as these types, e.g. "(uint256)" '
+                           "(default: [task].result_abi in hourglass.toml).")
+
+
+@app.callback()
+def _group() -> None:
+    """Create tasks, wait for their certificates on chain, inspect and watch them."""
+
+
+def _target(project: Path | None, rpc: str | None, mailbox: str | None, avs: str | None, key_env: str | None,
+            store: str | None = None) -> Target:
+    from hourglass_cli.tasks.target import devnet_target, explicit_target
+
+    if rpc:
+        return explicit_target(rpc, mailbox, avs, key_env, store)
+    return devnet_target(project or ".")
+
+
+def _result_abi(target: Target, given: str | None) -> str:
+    if given is not None:
+        return given
+    from hourglass_cli.config import find_config, load_config
+
+    found = find_config(target.project_dir or ".")
+    return load_config(found).task.result_abi if found is not None else ""
+
+
+def _outcome_doc(out: Outcome, result_abi: str) -> dict[str, Any]:
+    from hourglass_cli.tasks.payload import decode_result
+
+    doc: dict[str, Any] = {"task_hash": out.task_hash, "status": out.status, "payload": "0x" + out.payload.hex(),
+                           "result": None, "decoded": None, "responses": out.responses, "reason": out.reason or None,
+                           "timings": {k: round(v, 4) for k, v in out.timings.items()}}
+    if out.result is not None:
+        doc["result"] = "0x" + out.result.hex()
+        if result_abi:
+            doc["decoded"] = decode_result(result_abi, out.result)
+    if out.view is not None:
+        doc["aggregator"] = {"status": out.view.task.status, "block": out.view.task.block_number,
+                             "deadline": out.view.task.deadline}
+    return doc
+
+
+def _render(out: Outcome, result_abi: str, client: TaskClient) -> None:
+    from hourglass_cli.cli._output import console, print_fields
+    from hourglass_cli.tasks.payload import decode_result
+
+    rows = [("task", out.task_hash), ("status", out.status)]
+    if out.result is not None:
+        decoded = f"  ({', '.join(map(str, decode_result(result_abi, out.result)))} as {result_abi})" \
+            if result_abi else ""
+        rows.append(("result", "0x" + out.result.hex() + decoded))
+    if out.responses:
+        rows.append(("responses", out.responses))
+    if out.reason:
+        rows.append(("reason", out.reason))
+    if out.view is not None:
+        for r in out.view.responses:
+            if r.outcome != "ok":
+                rows.append((client.target.name_of(r.operator), f"{r.outcome}: {r.detail}"))
+    print_fields("", rows)
+    if out.timings:
+        console().print("  ".join(f"{stage} +{seconds * 1e3:.0f} ms" for stage, seconds in out.timings.items()),
+                        highlight=False)
+
+
+@app.command()
+def submit(
+    payload: str | None = typer.Argument(None, help="The raw payload as 0x-hex (or use --signature/--args)."),
+    signature: str | None = typer.Option(None, "--signature", help='ABI types of the payload, e.g. "(uint256)".'),
+    args: str | None = typer.Option(None, "--args", help='The values, e.g. "(5)" or "(5,\\"hi\\",[1,2])".'),
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for TaskVerified (default) or return at once."),
+    timeout: float = typer.Option(90.0, "--timeout", min=0.1, help="Seconds to wait for TaskVerified."),
+    operator_set: int = typer.Option(1, "--operator-set", min=0, help="The executor operator set."),
+    result_abi: str | None = _RESULT_ABI,
+    as_json: bool = _JSON,
+    rpc: str | None = _RPC, mailbox: str | None = _MAILBOX, avs: str | None = _AVS, key_env: str | None = _KEY_ENV,
+    store: str | None = _STORE,
+    project: Path | None = _PROJECT,
+) -> None:
+    """Create a task and wait until its certificate is verified on chain; print the result and the timings."""
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.errors import UsageError
+    from hourglass_cli.tasks.client import TaskClient, TaskFailedError
+    from hourglass_cli.tasks.payload import encode_payload, parse_payload, split_types
+
+    if (signature is None) != (args is None):
+        raise UsageError("--signature and --args go together", hint='e.g. --signature "(uint256)" --args "(5)"')
+    if signature is not None and payload is not None:
+        raise UsageError("give either PAYLOAD or --signature/--args, not both")
+    if signature is None and payload is None:
+        raise UsageError("nothing to send", hint='give a 0x… PAYLOAD or --signature "(uint256)" --args "(5)"')
+    data = encode_payload(signature, args or "") if signature is not None else parse_payload(payload or "")
+    target = _target(project, rpc, mailbox, avs, key_env, store)
+    abi = _result_abi(target, result_abi)
+    if abi:
+        split_types(abi)  # a bad --result-abi fails before the task is created
+    client = TaskClient(target)
+    sub = client.submit(data, operator_set)
+    if not wait:
+        if as_json:
+            typer.echo(json.dumps({"task_hash": sub.task_hash, "status": "CREATED", "block": sub.block_number,
+                                   "tx_hash": sub.tx_hash, "payload": "0x" + data.hex()}))
+        else:
+            console().print(f"task {sub.task_hash} created in block {sub.block_number}", highlight=False)
+        return
+    if not as_json:
+        console().print(f"task {sub.task_hash} created in block {sub.block_number} "
+                        f"(+{(sub.created_at - sub.sent_at) * 1e3:.0f} ms); waiting for TaskVerified…", highlight=False)
+    try:
+        out = client.wait(sub, timeout)
+    except TaskFailedError as exc:
+        if as_json:
+            doc = _outcome_doc(exc.outcome, abi) if hasattr(exc, "outcome") else {"task_hash": sub.task_hash}
+            typer.echo(json.dumps({**doc, "error": exc.message}))
+        raise
+    if as_json:
+        typer.echo(json.dumps(_outcome_doc(out, abi)))
+    else:
+        _render(out, abi, client)
+
+
+@app.command()
+def status(
+    task_hash: str = typer.Argument(..., help="The task hash (0x + 64 hex digits)."),
+    result_abi: str | None = _RESULT_ABI,
+    as_json: bool = _JSON,
+    rpc: str | None = _RPC, mailbox: str | None = _MAILBOX, avs: str | None = _AVS, store: str | None = _STORE,
+    project: Path | None = _PROJECT,
+) -> None:
+    """A task's on-chain status and result, with what the aggregator recorded (responses, reason, timings)."""
+    from hourglass_cli.errors import UsageError
+    from hourglass_cli.tasks.client import TaskClient
+
+    text = task_hash.lower()
+    if not (text.startswith("0x") and len(text) == 66 and all(c in "0123456789abcdef" for c in text[2:])):
+        raise UsageError(f"{task_hash!r} is not a task hash", hint="a task hash is 0x followed by 64 hex digits")
+    target = _target(project, rpc, mailbox, avs, None, store)
+    client = TaskClient(target)
+    out = client.outcome(text)
+    abi = _result_abi(target, result_abi)
+    if as_json:
+        typer.echo(json.dumps(_outcome_doc(out, abi)))
+    else:
+        _render(out, abi, client)
+    if out.status == "NONE" and out.view is None:
+        raise typer.Exit(1)

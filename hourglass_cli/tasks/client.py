@@ -1,0 +1,247 @@
+"""Create a task on a mailbox and wait, on the chain, for its TaskVerified (or a reason it never comes).
+
+The wait installs a log filter for TaskVerified of that task hash and polls `eth_getFilterChanges` every
+50 ms until a deadline; between polls it reads the aggregator's store (when known) so a task the aggregator
+gave up on (performer errors, threshold unreachable, SLA passed) ends at once with the aggregator's reason.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from hourglass_cli.aggregator import store as st
+from hourglass_cli.errors import ChainError, HourglassError
+from hourglass_cli.tasks.store_view import StoreView, TaskView
+from hourglass_cli.tasks.target import Target
+
+POLL_INTERVAL = 0.05
+STATUS_NAMES = {0: "NONE", 1: "CREATED", 2: "VERIFIED", 3: "EXPIRED"}
+
+
+class TaskFailedError(HourglassError):
+    """The task will not be verified (or was not within the timeout)."""
+
+    exit_code = 1
+
+
+@dataclass
+class Submitted:
+    """A created task: its hash, where it was mined, and when."""
+
+    task_hash: str
+    payload: bytes
+    block_number: int
+    tx_hash: str
+    deadline: int  # chain time after which the mailbox reports EXPIRED
+    block_time: int
+    sent_at: float
+    created_at: float  # wall time the receipt arrived
+
+
+@dataclass
+class Outcome:
+    """How a task ended (or stands): on-chain status, result and where the time went."""
+
+    task_hash: str
+    status: str
+    payload: bytes = b""
+    result: bytes | None = None
+    reason: str = ""
+    timings: dict[str, float] = field(default_factory=dict)  # stage → seconds since the task was sent
+    responses: str = ""  # "k/n"
+    view: TaskView | None = None
+
+
+class TaskClient:
+    """Talks to one mailbox for one target."""
+
+    def __init__(self, target: Target, connect_timeout: float = 10.0) -> None:
+        from hourglass_cli.chain.connection import connect
+        from hourglass_cli.chain.contracts import contract
+
+        self.target = target
+        self.w3 = connect(target.rpc_url, timeout=connect_timeout)
+        self.mailbox = contract(self.w3, "TaskMailbox", target.mailbox)
+        self.store = StoreView(target.store_path, target.chain)
+        from eth_utils import event_abi_to_log_topic
+
+        abi = next(e for e in self.mailbox.abi if e.get("type") == "event" and e.get("name") == "TaskVerified")
+        self.verified_topic = "0x" + event_abi_to_log_topic(abi).hex()
+
+    # ---------------------------------------------------------------- create
+
+    def submit(self, payload: bytes, operator_set: int = 1) -> Submitted:
+        """createTask from the target's account; returns once the receipt is in."""
+        from hourglass_cli.chain import avs as calls
+        from hourglass_cli.chain.events import decode_logs
+        from hourglass_cli.chain.sender import TxSender
+
+        if not self.target.key:
+            raise HourglassError("no account to create the task from",
+                                 hint="give --key-env VAR with the private key in that environment variable")
+        sender = TxSender(self.w3, self.target.key, label="task creator")
+        sent = time.time()
+        task_hash, receipt = calls.create_task(sender, self.mailbox, self.target.avs, operator_set, payload,
+                                               gas=3_000_000)
+        created = time.time()
+        (event,) = decode_logs(self.mailbox, receipt, "TaskCreated")
+        block = self.w3.eth.get_block(receipt["blockNumber"])
+        return Submitted("0x" + task_hash.hex(), bytes(payload), int(receipt["blockNumber"]),
+                         "0x" + bytes(receipt["transactionHash"]).hex(), int(event["taskDeadline"]),
+                         int(block["timestamp"]), sent, created)
+
+    # ---------------------------------------------------------------- read
+
+    def chain_status(self, task_hash: str) -> int:
+        return int(self.mailbox.functions.getTaskStatus(bytes.fromhex(task_hash[2:])).call())
+
+    def chain_result(self, task_hash: str) -> bytes:
+        return bytes(self.mailbox.functions.getTaskResult(bytes.fromhex(task_hash[2:])).call())
+
+    def outcome(self, task_hash: str, sent_at: float | None = None, verified_at: float | None = None) -> Outcome:
+        """The task as the chain and the aggregator's store see it now."""
+        status = self.chain_status(task_hash)
+        view = self.store.task(task_hash)
+        out = Outcome(task_hash, STATUS_NAMES.get(status, str(status)), view=view)
+        if status == 2:
+            out.result = self.chain_result(task_hash)
+        if status == 0 and view is None:
+            out.reason = "no such task on this mailbox"
+        if view is not None:
+            out.payload = view.task.payload
+            if view.task.status in st.FINAL and view.task.status != st.COMPLETED:
+                out.reason = self.explain(view)
+        out.timings, out.responses = self.timings(view, sent_at, verified_at)
+        return out
+
+    def explain(self, view: TaskView) -> str:
+        """The aggregator's reason with operator addresses replaced by their devnet names."""
+        reason = view.task.reason or view.task.status
+        for address, name in self.target.operators.items():
+            for spelling in {address, address.lower()} | _checksum(address):
+                reason = reason.replace(spelling, name)
+        return reason
+
+    def timings(self, view: TaskView | None, sent_at: float | None,
+                verified_at: float | None) -> tuple[dict[str, float], str]:
+        """Stage → seconds since `sent_at` (or since the aggregator saw the task), and "k/n" responses."""
+        if view is None:
+            return ({"verified": verified_at - sent_at} if verified_at and sent_at else {}), ""
+        t = view.task
+        base = sent_at if sent_at is not None else t.seen_at
+        n = len(self.target.operators) or len(view.responses)
+        ok = view.ok_responses
+        stages: dict[str, float] = {"distributed": t.seen_at - base}
+        if ok:
+            stages["first response"] = ok[0].received_at - base
+            stages[f"{len(ok)}/{n} responses"] = ok[-1].received_at - base
+        if view.submissions:
+            stages["certificate"] = view.submissions[0].sent_at - base
+        if verified_at is not None:
+            stages["verified"] = verified_at - base
+        elif t.status == st.COMPLETED:
+            stages["verified"] = t.updated_at - base
+        return stages, f"{len(ok)}/{n}"
+
+    # ---------------------------------------------------------------- wait
+
+    def wait(self, sub: Submitted, timeout: float) -> Outcome:
+        """Block until TaskVerified for `sub` (an Outcome), or raise TaskFailedError with the reason."""
+        stop_at = time.monotonic() + timeout
+        # chain time ≈ wall time + offset (devnet chains follow the wall clock); expiry is judged on chain time
+        offset = sub.block_time - sub.created_at
+        watcher = _VerifiedWatcher(self, sub.task_hash, sub.block_number)
+        pause = threading.Event()
+        try:
+            while True:
+                if watcher.seen():
+                    return self._verified(sub, time.time())
+                view = self.store.task(sub.task_hash)
+                if view is not None and view.task.status in (st.FAILED, st.EXPIRED, st.CANCELLED):
+                    if self.chain_status(sub.task_hash) == 2:  # verified after all (e.g. another aggregator)
+                        return self._verified(sub, time.time())
+                    raise self._failure(sub, f"the aggregator gave up ({view.task.status}): {self.explain(view)}")
+                if time.time() + offset > sub.deadline + 1:
+                    status = self.chain_status(sub.task_hash)
+                    if status == 2:
+                        return self._verified(sub, time.time())
+                    raise self._failure(sub, f"the task expired (SLA deadline {sub.deadline} passed on chain) "
+                                             "without a certificate" + self._progress(sub.task_hash))
+                if time.monotonic() >= stop_at:
+                    raise self._failure(sub, f"not verified within {timeout:g} s" + self._progress(sub.task_hash),
+                                        hint="raise --timeout, or check `hourglass devnet logs aggregator`")
+                pause.wait(POLL_INTERVAL)
+        finally:
+            watcher.close()
+
+    def _verified(self, sub: Submitted, seen_at: float) -> Outcome:
+        out = self.outcome(sub.task_hash, sub.sent_at, seen_at)
+        out.payload = sub.payload
+        out.timings = {"created": sub.created_at - sub.sent_at, **out.timings}
+        return out
+
+    def _progress(self, task_hash: str) -> str:
+        view = self.store.task(task_hash)
+        if view is None:
+            return "; the aggregator has not seen the task" if self.target.store_path else ""
+        n = len(self.target.operators) or len(view.responses)
+        errors = [f"{self.target.name_of(r.operator)}: {r.detail}" for r in view.responses if r.outcome != "ok"]
+        return f"; aggregator: {view.task.status}, {len(view.ok_responses)}/{n} responses" + \
+            (f"; {'; '.join(errors)}" if errors else "")
+
+    def _failure(self, sub: Submitted, reason: str, hint: str | None = None) -> TaskFailedError:
+        err = TaskFailedError(f"task {sub.task_hash} failed: {reason}",
+                              hint=hint or f"see `hourglass task status {sub.task_hash}` and "
+                                           "`hourglass devnet logs aggregator`")
+        err.outcome = self.outcome(sub.task_hash, sub.sent_at)  # type: ignore[attr-defined]
+        return err
+
+
+def _checksum(address: str) -> set[str]:
+    from eth_utils import to_checksum_address
+
+    return {to_checksum_address(address)}
+
+
+class _VerifiedWatcher:
+    """TaskVerified logs of one task hash: a log filter (eth_newFilter), or eth_getLogs where filters fail."""
+
+    def __init__(self, client: TaskClient, task_hash: str, from_block: int) -> None:
+        self.client, self.task_hash = client, task_hash
+        self.spec: dict[str, Any] = {"address": client.mailbox.address, "fromBlock": hex(from_block),
+                                     "topics": [client.verified_topic, None, task_hash]}
+        self.filter_id: str | None = None
+        try:
+            self.filter_id = self._rpc("eth_newFilter", [self.spec])
+        except ChainError:
+            self.filter_id = None
+        self.first = True
+
+    def _rpc(self, method: str, params: list[Any]) -> Any:
+        response = self.client.w3.provider.make_request(method, params)  # type: ignore[arg-type]
+        if "error" in response:
+            raise ChainError(f"{method} failed: {response['error']}")
+        return response.get("result")
+
+    def seen(self) -> bool:
+        """True once the task's TaskVerified is on chain."""
+        if self.first:  # a filter reports only new logs: the task may already be verified
+            self.first = False
+            if self.client.chain_status(self.task_hash) == 2:
+                return True
+        if self.filter_id is not None:
+            try:
+                return bool(self._rpc("eth_getFilterChanges", [self.filter_id]))
+            except ChainError:
+                self.filter_id = None  # the node forgot the filter: fall back to getLogs from the creation block
+        return bool(self._rpc("eth_getLogs", [{**self.spec, "toBlock": "latest"}]))
+
+    def close(self) -> None:
+        if self.filter_id is not None:
+            try:
+                self._rpc("eth_uninstallFilter", [self.filter_id])
+            except Exception:  # noqa: BLE001 - best effort
+                pass
