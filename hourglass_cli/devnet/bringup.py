@@ -90,28 +90,39 @@ def operator_ports(count: int) -> list[int]:
 
 def deploy(sup: Supervisor, urls: dict[str, str], ports: list[int]) -> tuple[Any, Any]:
     """deploy_core + setup_operators on every chain at once; the L1 deployment and operators."""
+    from hourglass_cli.devnet.project_contracts import load_project_contracts
+
     o = sup.options
     sockets = [f"{LOCALHOST}:{p}" for p in ports]
     weights = [DEFAULT_WEIGHT, *(int(w) for w in o.stake_weights)] if o.stake_weights else None
+    t = time.monotonic()
+    project = load_project_contracts(o.project_dir)  # compiles stale sources first
+    if project is not None:
+        sup.state.warnings.extend(project.skipped)
+        names = ", ".join(c.name for c in project.all) or "none deployable"
+        sup.step(f"project contracts: {names}", "project_contracts", t, save=False)
     # a stop signal must not wait for these threads: the chains they talk to are stopped next
     pool = ThreadPoolExecutor(max_workers=len(urls), thread_name_prefix="deploy")
     try:
-        futures = {role: pool.submit(_deploy_one, sup, role, url, sockets, weights) for role, url in urls.items()}
+        futures = {role: pool.submit(_deploy_one, sup, role, url, sockets, weights, project)
+                   for role, url in urls.items()}
         results = {role: f.result() for role, f in futures.items()}
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)  # idle workers end: the executors fork from a single-threaded process
-    deployment, operators = results["l1"]
+    deployment, operators, _ = results["l1"]
     sup.state.deployment = deployment.to_json()
     sup.state.operators = operators.to_json()
+    sup.state.project_contracts = {role: r[2] for role, r in results.items() if r[2]}
     if "l2" in results:
         sup.state.l2_deployment = results["l2"][0].to_json()
     sup.save()
     return deployment, operators
 
 
-def _deploy_one(sup: Supervisor, role: str, url: str, sockets: list[str], weights: list[int] | None) -> tuple[Any, Any]:
+def _deploy_one(sup: Supervisor, role: str, url: str, sockets: list[str], weights: list[int] | None,
+                project: Any = None) -> tuple[Any, Any, dict[str, str]]:
     from hourglass_cli.chain.connection import connect
     from hourglass_cli.devnet.accounts import devnet_accounts
     from hourglass_cli.devnet.deploy import deploy_core
@@ -122,6 +133,15 @@ def _deploy_one(sup: Supervisor, role: str, url: str, sockets: list[str], weight
     w3 = connect(url)
     accounts = devnet_accounts(o.operators)
     deployment = deploy_core(w3, accounts, curve=o.curve)
+    own: dict[str, str] = {}
+    if project is not None and project.all:
+        from dataclasses import replace
+
+        from hourglass_cli.devnet.project_contracts import deploy_project_contracts
+
+        own = deploy_project_contracts(accounts.deployer.sender(w3), project, deployment.task_mailbox)
+        if project.hook is not None:  # the executor set's task config (setup_operators) names this hook
+            deployment = replace(deployment, avs_task_hook=own[project.hook.name])
     sup.step(f"{role}: contracts deployed (TaskMailbox {deployment.task_mailbox})", f"deploy_{role}", t, save=False)
     t = time.monotonic()
     keys = sup.dir / "keys" / ("" if role == "l1" else role)
@@ -129,7 +149,7 @@ def _deploy_one(sup: Supervisor, role: str, url: str, sockets: list[str], weight
                                 task_sla=o.task_sla, threshold_bips=o.threshold_bips)
     sup.step(f"{role}: {len(operators.operators)} operators registered, tables pushed", f"operators_{role}", t,
              save=False)
-    return deployment, operators
+    return deployment, operators, own
 
 
 def child_env() -> dict[str, str]:
@@ -149,6 +169,10 @@ def _executor_components(sup: Supervisor, deployment: Any, operators: Any,
 
     o = sup.options
     env = child_env()
+    performer = dict(o.performer)
+    own = sup.state.project_contracts.get("l1", {})
+    if own:  # the project's contracts reach the performer as <CONTRACT_NAME_UPPER_SNAKE> (WIRE.md §1)
+        performer["contracts"] = {**performer.get("contracts", {}), **own}
     out = []
     for i, op in enumerate(operators.executors):
         folder = sup.dir / "executors" / op.name
@@ -158,7 +182,7 @@ def _executor_components(sup: Supervisor, deployment: Any, operators: Any,
         config = folder / "executor.toml"
         config.write_text(executor_config(operator=op, deployment=deployment, rpc_url=urls["l1"],
                                           l2_rpc_url=urls.get("l2", urls["l1"]), port=port,
-                                          performer=o.performer, performer_port=performer_port,
+                                          performer=performer, performer_port=performer_port,
                                           log_dir=sup.logs, task_timeout=o.task_timeout))
         record = ProcessRecord(name=op.name, kind="executor", port=port, endpoint=op.socket,
                                log=str(sup.logs / f"{op.name}.log"), config=str(config))

@@ -120,6 +120,7 @@ class DevnetState:
     deployment: dict[str, Any] | None = None  # CoreDeployment.to_json() on L1
     l2_deployment: dict[str, Any] | None = None
     operators: dict[str, Any] | None = None  # DevnetOperators.to_json()
+    project_contracts: dict[str, dict[str, str]] = field(default_factory=dict)  # {"l1": {name: address}, …}
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
 

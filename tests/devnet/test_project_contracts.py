@@ -1,0 +1,111 @@
+"""The devnet deploys the project's own contracts: its IAVSTaskHook becomes the executor set's hook (and rejects
+bad payloads at createTask), other no-argument contracts reach the performers as <NAME_UPPER_SNAKE>."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hourglass_cli.chain.connection import connect
+from hourglass_cli.chain.structs import TaskConfig, operator_set
+from hourglass_cli.devnet.deploy import CoreDeployment
+from hourglass_cli.devnet.project_contracts import HOOK_FUNCTIONS, classify
+from hourglass_cli.errors import DevnetError
+from hourglass_cli.scaffold.init import init_project
+from tests.devnet._helpers import ok, run, state_of, wait_for
+
+REGISTRY = """// SPDX-License-Identifier: MIT
+pragma solidity ^0.8.27;
+contract DemoRegistry { uint256 public limit = 7; }
+contract NeedsArgs { uint256 public x; constructor(uint256 x_) { x = x_; } }
+"""
+
+
+def _write_out(out: Path, artifacts: dict[str, dict]) -> Path:
+    out.mkdir(parents=True)
+    for name, art in artifacts.items():
+        (out / f"{name}.json").write_text(json.dumps(art))
+    (out / "manifest.json").write_text(json.dumps({"artifacts": {n: {} for n in artifacts}}))
+    return out
+
+
+def _hook_abi(ctor: list[str] | None = None) -> list[dict]:
+    abi = [{"type": "function", "name": n, "inputs": []} for n in HOOK_FUNCTIONS]
+    if ctor is not None:
+        abi.append({"type": "constructor", "inputs": [{"type": t, "name": ""} for t in ctor]})
+    return abi
+
+
+def test_classify_finds_the_hook_and_the_no_argument_contracts(tmp_path: Path) -> None:
+    out = _write_out(tmp_path / "out", {
+        "Hook": {"abi": _hook_abi(["address"]), "bytecode": "0x6000"},
+        "Plain": {"abi": [], "bytecode": "0x6001"},
+        "WithArgs": {"abi": [{"type": "constructor", "inputs": [{"type": "uint256"}]}], "bytecode": "0x6002"},
+        "IThing": {"abi": _hook_abi(), "bytecode": "0x"},  # an interface: nothing to deploy
+    })
+    found = classify(out)
+    assert found.hook is not None and found.hook.name == "Hook" and found.hook.takes_mailbox
+    assert [c.name for c in found.others] == ["Plain"]
+    assert found.skipped == ("project contract WithArgs not deployed: its constructor takes arguments",)
+
+
+@pytest.mark.parametrize(("artifacts", "message"), [
+    ({"A": {"abi": _hook_abi(), "bytecode": "0x60"}, "B": {"abi": _hook_abi(), "bytecode": "0x60"}}, "2 task hooks"),
+    ({"H": {"abi": _hook_abi(["uint256"]), "bytecode": "0x60"}}, "constructor arguments the devnet cannot supply"),
+])
+def test_classify_refuses_what_it_cannot_deploy(tmp_path: Path, artifacts: dict, message: str) -> None:
+    with pytest.raises(DevnetError, match=message):
+        classify(_write_out(tmp_path / "out", artifacts))
+
+
+@pytest.fixture(scope="module")
+def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A generated project (not built: the devnet compiles its contracts) with one more contract, started."""
+    project = init_project("hook-avs", tmp_path_factory.mktemp("projects"))
+    (project / "contracts" / "src" / "DemoRegistry.sol").write_text(REGISTRY)
+    ok(run(project, "devnet", "start", "--detach", "--chain", "embedded", "--operators", "2"))
+    yield project
+    run(project, "devnet", "stop", timeout=60)
+
+
+def test_the_project_hook_is_the_executor_sets_hook(devnet: Path) -> None:
+    from eth_abi import decode, encode
+
+    from hourglass_cli.chain import avs as calls
+    from hourglass_cli.devnet.accounts import derive_account
+    from hourglass_cli.errors import ChainError
+
+    state = state_of(devnet)
+    own = state.project_contracts["l1"]
+    assert set(own) == {"HookAvsTaskHook", "DemoRegistry"}
+    assert any("NeedsArgs" in w for w in state.warnings)
+    assert (devnet / "contracts" / "out" / "manifest.json").is_file()  # compiled by the devnet
+    deployment = CoreDeployment.from_json(state.deployment or {})
+    assert deployment.avs_task_hook == own["HookAvsTaskHook"]
+    w3 = connect(state.chains[0].endpoint)
+    mailbox = deployment.bind(w3).task_mailbox
+    config = TaskConfig.from_tuple(mailbox.functions.getExecutorOperatorSetTaskConfig(
+        operator_set(deployment.avs, 1)).call())
+    assert config.task_hook == own["HookAvsTaskHook"]
+
+    app = derive_account(2).sender(w3)
+    with pytest.raises(ChainError):  # the hook's validatePreTaskCreation: InvalidPayloadLength(1)
+        calls.create_task(app, mailbox, deployment.avs, 1, b"\x05", gas=3_000_000)
+    task_hash, _ = calls.create_task(app, mailbox, deployment.avs, 1, encode(["uint256"], [9]), gas=3_000_000)
+    wait_for(lambda: mailbox.functions.getTaskStatus(task_hash).call() == 2, 60, "TaskVerified")
+    assert decode(["uint256"], mailbox.functions.getTaskResult(task_hash).call()) == (81,)
+
+
+def test_performers_get_the_contract_addresses(devnet: Path) -> None:
+    state = state_of(devnet)
+    own = state.project_contracts["l1"]
+    performers = [pid for r in state.components if r.kind == "executor" for pid, _ in r.children]
+    assert performers
+    for pid in performers:
+        environ = dict(item.split("=", 1) for item in
+                       Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item)
+        assert environ["DEMO_REGISTRY"] == own["DemoRegistry"]
+        assert environ["HOOK_AVS_TASK_HOOK"] == own["HookAvsTaskHook"]
