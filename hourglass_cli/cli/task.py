@@ -171,3 +171,98 @@ def status(
         _render(out, abi, client)
     if out.status == "NONE" and out.view is None:
         raise typer.Exit(1)
+
+
+def _rows(client: TaskClient, limit: int) -> list[list[str]]:
+    """One row per recent task: hash, block, chain status, aggregator status, responses, stages, reason."""
+    import time
+
+    from hourglass_cli.aggregator import store as st
+
+    rows = []
+    for view in client.store.recent(limit):
+        t = view.task
+        try:
+            chain = client.outcome(t.task_hash).status
+        except Exception:  # noqa: BLE001 - the chain may be gone; the store still has the story
+            chain = "?"
+        n = len(client.target.operators) or len(view.responses)
+        stages = ["distributed"]
+        if view.ok_responses:
+            stages.append(f"{len(view.ok_responses)}/{n}")
+        if view.submissions:
+            stages.append("certificate")
+        if chain == "VERIFIED":
+            stages.append("verified")
+        end = t.updated_at if t.status in st.FINAL else time.time()
+        reason = client.explain(view) if t.status in st.FINAL and t.status != st.COMPLETED else ""
+        rows.append([t.task_hash[:10] + "…" + t.task_hash[-4:], str(t.block_number), chain, t.status,
+                     f"{len(view.ok_responses)}/{n}", " → ".join(stages), f"{end - t.seen_at:.2f} s", reason])
+    return rows
+
+
+def _table(rows: list[list[str]], title: str) -> Any:
+    from rich.table import Table
+
+    table = Table(title=title, title_justify="left")
+    for name in ("task", "block", "on chain", "aggregator", "responses", "stages", "time", "reason"):
+        table.add_column(name, overflow="fold", no_wrap=name in ("task", "stages"))
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
+@app.command("list")
+def list_tasks(
+    limit: int = typer.Option(20, "--limit", "-n", min=1, help="How many recent tasks to show."),
+    as_json: bool = _JSON,
+    rpc: str | None = _RPC, mailbox: str | None = _MAILBOX, avs: str | None = _AVS, store: str | None = _STORE,
+    project: Path | None = _PROJECT,
+) -> None:
+    """Recent tasks as the aggregator recorded them, with their on-chain status."""
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.tasks.client import TaskClient
+
+    client = TaskClient(_target(project, rpc, mailbox, avs, None, store))
+    rows = _rows(client, limit)
+    if as_json:
+        keys = ("task", "block", "on_chain", "aggregator", "responses", "stages", "time", "reason")
+        full = [v.task.task_hash for v in client.store.recent(limit)]
+        typer.echo(json.dumps([{**dict(zip(keys, r)), "task": h} for r, h in zip(rows, full)]))
+        return
+    if not rows:
+        console().print("no tasks yet: create one with `hourglass task submit --signature \"(uint256)\" "
+                        "--args \"(5)\"`")
+        return
+    console().print(_table(rows, f"{len(rows)} most recent task(s)"))
+
+
+@app.command()
+def watch(
+    limit: int = typer.Option(15, "--limit", "-n", min=1, help="How many recent tasks to show."),
+    once: bool = typer.Option(False, "--once", help="Print the current view and exit."),
+    interval: float = typer.Option(0.25, "--interval", min=0.05, help="Seconds between refreshes."),
+    rpc: str | None = _RPC, mailbox: str | None = _MAILBOX, avs: str | None = _AVS, store: str | None = _STORE,
+    project: Path | None = _PROJECT,
+) -> None:
+    """A live view of tasks and their stages (created → distributed → k/n → certificate → verified); Ctrl-C ends."""
+    import threading
+
+    from rich.live import Live
+
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.tasks.client import TaskClient
+
+    client = TaskClient(_target(project, rpc, mailbox, avs, None, store))
+    title = "tasks (Ctrl-C to stop)"
+    if once:
+        console().print(_table(_rows(client, limit), "tasks"))
+        return
+    pause = threading.Event()
+    try:
+        with Live(_table(_rows(client, limit), title), console=console(), auto_refresh=False) as live:
+            while True:
+                pause.wait(interval)
+                live.update(_table(_rows(client, limit), title), refresh=True)
+    except KeyboardInterrupt:
+        return

@@ -1,0 +1,136 @@
+"""The README journey as a user runs it: the CLI as subprocesses, on the embedded chain and on anvil.
+
+`avs init` → (the performer edited to raise for 13) → `devnet start --detach` → `task submit` for several
+numbers (decoded n² checked) → a task the performer fails ends non-zero with the executors' reason, fast →
+`--no-wait` returns the hash at once and `task status` later shows VERIFIED → `task list` / `task watch --once`
+→ `devnet stop`. Process runtime; the docker runtime joins when its defaults settle.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.devnet._helpers import failed, ok, run, wait_for
+
+pytestmark = pytest.mark.slow
+
+# `python -m hourglass_cli` with the task group mounted even before cli/__init__.py lists it.
+CLI = ("from hourglass_cli import cli\n"
+       "if 'task' not in cli.GROUPS:\n"
+       "    import hourglass_cli.cli.task as group\n"
+       "    cli.app.add_typer(group.app, name='task')\n"
+       "cli.main()\n")
+UNLUCKY = 13
+RAISE = (f'        if number == {UNLUCKY}:\n'
+         f'            raise RuntimeError("unlucky number {UNLUCKY}")\n')
+RETURN = '        return encode(["uint256"], [number * number])'
+
+
+@dataclass
+class Journey:
+    backend: str
+    project: Path
+
+
+def hg(project: Path, *args: str, timeout: float = 120.0) -> object:
+    return run(project, *args, timeout=timeout, code=CLI)
+
+
+@pytest.fixture(scope="module", params=["embedded", "anvil"])
+def journey(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Journey]:
+    """`avs init demo-avs`, a performer that raises for 13, and `devnet start --detach --chain BACKEND`."""
+    folder = tmp_path_factory.mktemp(f"journey-{request.param}")
+    ok(hg(folder, "avs", "init", "demo-avs"))
+    project = folder / "demo-avs"
+    performer = project / "demo_avs" / "performer.py"
+    source = performer.read_text()
+    assert RETURN in source
+    performer.write_text(source.replace(RETURN, RAISE + RETURN))
+    ok(hg(project, "devnet", "start", "--detach", "--chain", request.param))
+    try:
+        yield Journey(request.param, project)
+    finally:
+        ok(hg(project, "devnet", "stop", timeout=120))
+
+
+def submit(project: Path, n: int, *extra: str) -> dict:
+    result = ok(hg(project, "task", "submit", "--signature", "(uint256)", "--args", f"({n})",
+                   "--result-abi", "(uint256)", "--json", *extra))
+    return json.loads(result.stdout)
+
+
+def test_several_tasks_are_verified_with_their_decoded_results(journey: Journey) -> None:
+    for n in (5, 7, 2**64 + 3):
+        doc = submit(journey.project, n)
+        assert doc["status"] == "VERIFIED" and doc["decoded"] == [n * n], doc
+        assert doc["result"] == "0x" + (n * n).to_bytes(32, "big").hex()
+        assert len(doc["task_hash"]) == 66 and doc["payload"] == "0x" + n.to_bytes(32, "big").hex()
+        k, total = map(int, doc["responses"].split("/"))
+        assert total == 4 and k >= 3
+        stages = list(doc["timings"])
+        assert stages[0] == "created" and "distributed" in stages and "certificate" in stages
+        assert stages[-1] == "verified" and doc["timings"]["verified"] >= doc["timings"]["certificate"]
+
+
+def test_text_output_names_result_hash_and_stages(journey: Journey) -> None:
+    out = " ".join(ok(hg(journey.project, "task", "submit", "--signature", "(uint256)", "--args", "(9)",
+                         "--result-abi", "(uint256)")).stdout.split())
+    assert "VERIFIED" in out and "(81 as (uint256))" in out
+    for stage in ("created +", "distributed +", "responses +", "certificate +", "verified +"):
+        assert stage in out, out
+
+
+def test_a_task_the_performer_fails_ends_non_zero_with_the_reason(journey: Journey) -> None:
+    started = time.monotonic()
+    error = failed(hg(journey.project, "task", "submit", "--signature", "(uint256)", "--args", f"({UNLUCKY})",
+                      "--timeout", "60"))
+    assert time.monotonic() - started < 30, "a failing task must end well before its timeout"
+    assert "failed: the aggregator gave up (failed): threshold cannot be met" in error, error
+    assert f"executor-1: INTERNAL: performer error: failed to handle task: unlucky number {UNLUCKY}" in error
+    assert "hourglass task status 0x" in error
+
+
+def test_bad_args_are_a_usage_error_before_anything_is_sent(journey: Journey) -> None:
+    error = failed(hg(journey.project, "task", "submit", "--signature", "(uint256)", "--args", "(five)"), code=2)
+    assert "argument 1 (uint256): expected an integer" in error
+
+
+def test_no_wait_returns_the_hash_and_status_shows_it_verified_later(journey: Journey) -> None:
+    started = time.monotonic()
+    doc = json.loads(ok(hg(journey.project, "task", "submit", "--signature", "(uint256)", "--args", "(11)",
+                           "--no-wait", "--json")).stdout)
+    assert doc["status"] == "CREATED" and len(doc["task_hash"]) == 66
+    assert time.monotonic() - started < 15
+
+    def verified() -> dict | None:
+        state = json.loads(ok(hg(journey.project, "task", "status", doc["task_hash"], "--result-abi", "(uint256)",
+                                 "--json")).stdout)
+        return state if state["status"] == "VERIFIED" else None
+
+    state = wait_for(verified, 60, "task status VERIFIED")
+    assert state["decoded"] == [121] and state["aggregator"]["status"] == "completed"
+
+
+def test_list_and_watch_show_the_tasks(journey: Journey) -> None:
+    rows = json.loads(ok(hg(journey.project, "task", "list", "--json")).stdout)
+    assert len(rows) >= 5
+    assert {r["on_chain"] for r in rows} >= {"VERIFIED"}
+    failed_row = next(r for r in rows if r["aggregator"] == "failed")
+    assert f"unlucky number {UNLUCKY}" in failed_row["reason"]
+    table = ok(hg(journey.project, "task", "list")).stdout
+    assert "VERIFIED" in table and "certificate" in table
+    view = ok(hg(journey.project, "task", "watch", "--once")).stdout
+    assert "verified" in view and "distributed" in view
+
+
+def test_task_commands_without_a_devnet(tmp_path: Path) -> None:
+    error = failed(hg(tmp_path, "task", "submit", "0x01"))
+    assert "no devnet is running" in error and "hourglass devnet start" in error
+    error = failed(hg(tmp_path, "task", "status", "0x1234"), code=2)
+    assert "is not a task hash" in error
