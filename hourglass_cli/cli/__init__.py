@@ -21,6 +21,7 @@ GROUPS: dict[str, tuple[str, str]] = {
     "avs": ("hourglass_cli.cli.avs", "Create an AVS project from a template; check and build it."),
     "keys": ("hourglass_cli.cli.keys", "Create and inspect BN254 and ECDSA operator keystores."),
     "contracts": ("hourglass_cli.cli.contracts", "Compile, check and deploy the Hourglass contracts."),
+    "task": ("hourglass_cli.cli.task", "Submit tasks and follow them to a verified result."),
     "devnet": ("hourglass_cli.cli.devnet", "Start, stop, inspect and reset the local devnet (chain, contracts, "
                "operators, aggregator, executors)."),
     "performer": ("hourglass_cli.cli.performer", "Serve an AVS performer (gRPC PerformerService with health)."),
