@@ -183,7 +183,8 @@ def _executor_components(sup: Supervisor, deployment: Any, operators: Any,
         config.write_text(executor_config(operator=op, deployment=deployment, rpc_url=urls["l1"],
                                           l2_rpc_url=urls.get("l2", urls["l1"]), port=port,
                                           performer=performer, performer_port=performer_port,
-                                          log_dir=sup.logs, task_timeout=o.task_timeout))
+                                          log_dir=sup.logs, task_timeout=o.task_timeout,
+                                          l2_task_mailbox=(sup.state.l2_deployment or {}).get("task_mailbox", "")))
         record = ProcessRecord(name=op.name, kind="executor", port=port, endpoint=op.socket,
                                log=str(sup.logs / f"{op.name}.log"), config=str(config))
         args = ["--config", str(config), "--grace", "2"]
@@ -242,6 +243,9 @@ def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any,
 
 def start_components(sup: Supervisor, deployment: Any, operators: Any, urls: dict[str, str]) -> None:
     """Start the aggregator and every executor (forked while that is safe), then wait until all of them serve."""
+    from hourglass_cli.devnet.images import ensure_performer_image
+
+    ensure_performer_image(sup)  # docker runtime: built once here, not by every executor
     t = time.monotonic()
     started = [*_aggregator_components(sup, deployment, operators, urls),
                *_executor_components(sup, deployment, operators, urls)]

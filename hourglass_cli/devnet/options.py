@@ -85,9 +85,14 @@ def performer_table(config: Any, config_path: Path | None, project_dir: Path) ->
         table["cwd"] = str(project_dir)
     elif perf.runtime == "remote":
         table["address"] = perf.address
-    else:  # docker: its own keys go through to the runtime
-        table.update({"image": perf.image, "dockerfile": str(project_dir / perf.dockerfile), "cpus": perf.cpus,
+    else:  # docker: its own keys go through to the runtime; the image is the one `hourglass avs build` tags
+        from hourglass_cli.scaffold.docker import default_image_tag
+
+        table.update({"image": perf.image or default_image_tag(config.project.name),
+                      "build_context": str(project_dir), "dockerfile": perf.dockerfile, "cpus": perf.cpus,
                       "memory": perf.memory})
+        if perf.docker_host:
+            table["docker_host"] = perf.docker_host
     return table, (perf.port if "port" in raw else 0)
 
 
@@ -144,7 +149,8 @@ def to_toml(sections: dict[str, dict[str, Any]]) -> str:
 
 
 def executor_config(*, operator: Any, deployment: Any, rpc_url: str, l2_rpc_url: str, port: int,
-                    performer: dict[str, Any], performer_port: int, log_dir: Path, task_timeout: float) -> str:
+                    performer: dict[str, Any], performer_port: int, log_dir: Path, task_timeout: float,
+                    l2_task_mailbox: str = "") -> str:
     """The TOML of one operator's executor (keys by path, password by env var name)."""
     perf = dict(performer)
     if perf.get("runtime") != "remote":
@@ -158,6 +164,7 @@ def executor_config(*, operator: Any, deployment: Any, rpc_url: str, l2_rpc_url:
         "contracts": {"key_registrar": deployment.key_registrar, "task_avs_registrar": deployment.task_avs_registrar,
                       "task_mailbox": deployment.task_mailbox,
                       "bn254_certificate_verifier": deployment.bn254_certificate_verifier,
-                      "ecdsa_certificate_verifier": deployment.ecdsa_certificate_verifier},
+                      "ecdsa_certificate_verifier": deployment.ecdsa_certificate_verifier,
+                      **({"l2_task_mailbox": l2_task_mailbox} if l2_task_mailbox else {})},
         "performer": perf,
     })

@@ -8,6 +8,11 @@
   (``isOperatorRegistered`` + ``KeyRegistrar`` key at ``task_block_number``), with the key this executor signs
   with. If the chain is behind the aggregator, :meth:`ChainView.wait_for_block` waits (with a deadline).
   Answers for a past block never change, so they are kept (a bounded LRU).
+- L2 tasks: operator sets live on L1, tasks may come from an L2 TaskMailbox, and a TaskSubmission names the
+  task's block but not its chain. With an L2 configured (:meth:`ChainView.set_l2`) a task is an L2 task when the
+  L2 mailbox holds it at ``task_block_number`` with a ``creationTime`` equal to that L2 block's timestamp; its
+  membership is then checked on L1 at the last L1 block at or before that time (:meth:`l1_block_at`). Any other
+  task is an L1 task, checked at its block as before.
 """
 
 from __future__ import annotations
@@ -90,6 +95,15 @@ class ChainView:
         self._timed: dict[Any, tuple[float, Any]] = {}
         self._curves: dict[int, CurveType] = {}
         self._members: OrderedDict[tuple[int, int], bool] = OrderedDict()
+        self.l2_w3: Web3 | None = None
+        self.l2_mailbox: Any = None
+        self._l1_at: OrderedDict[int, int] = OrderedDict()
+
+    def set_l2(self, l2_w3: Web3, task_mailbox: str) -> None:
+        """Also accept tasks created on this L2 TaskMailbox (membership still read on L1)."""
+        from hourglass_cli.chain.contracts import contract
+
+        self.l2_w3, self.l2_mailbox = l2_w3, contract(l2_w3, "TaskMailbox", task_mailbox)
 
     # -- plumbing --
 
@@ -212,6 +226,54 @@ class ChainView:
             if pause.wait(min(delay, remaining)):
                 raise BlockNotReached("the executor is shutting down")
             delay = min(delay * 2, 0.25)
+
+    def reference_block(self, task_id: str, block: int, timeout: float, stop: threading.Event | None = None) -> int:
+        """The L1 block to check membership at: ``block`` for an L1 task (waited for), the L1 block at the L2
+        block's time for an L2 task. BlockNotReached if an L1 task's block does not arrive in ``timeout``."""
+        if self.l2_mailbox is not None:
+            stamp = self._l2_task_time(task_id, block)
+            if stamp is not None:
+                return self.l1_block_at(stamp)
+        self.wait_for_block(block, timeout, stop)
+        return block
+
+    def _l2_task_time(self, task_id: str, block: int) -> int | None:
+        """The timestamp of L2 block ``block`` if the L2 mailbox created ``task_id`` there, else None."""
+        assert self.l2_w3 is not None
+        try:
+            if int(self.l2_w3.eth.block_number) < block:
+                return None
+            info = self.l2_mailbox.functions.getTaskInfo(bytes.fromhex(task_id[2:])).call(block_identifier=block)
+            stamp = int(self.l2_w3.eth.get_block(block)["timestamp"])
+        except Exception as exc:  # noqa: BLE001 - unreadable L2: treat the task as an L1 task
+            log.debug("L2 task lookup failed task=%s block=%d: %s", task_id, block, exc)
+            return None
+        creator, created = str(info[0]), int(info[1])
+        return stamp if int(creator, 16) and created == stamp else None
+
+    def l1_block_at(self, timestamp: int) -> int:
+        """The last L1 block with a timestamp at or before ``timestamp`` (the latest one if L1 has none after)."""
+        with self._lock:
+            if timestamp in self._l1_at:
+                return self._l1_at[timestamp]
+        try:
+            latest = self.w3.eth.get_block("latest")
+            if int(latest["timestamp"]) <= timestamp:
+                return int(latest["number"])  # nothing newer on L1 yet: not cached, a later block may still come
+            lo, hi = 0, int(latest["number"])  # invariant: ts(lo) <= timestamp < ts(hi), or lo is block 0
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if int(self.w3.eth.get_block(mid)["timestamp"]) <= timestamp:
+                    lo = mid
+                else:
+                    hi = mid
+        except Exception as exc:  # noqa: BLE001
+            raise ChainError(f"reading L1 blocks failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+        with self._lock:
+            self._l1_at[timestamp] = lo
+            while len(self._l1_at) > _MEMBERSHIP_CACHE:
+                self._l1_at.popitem(last=False)
+        return lo
 
     def check_membership(self, set_id: int, block: int, own_key: bytes) -> None:
         """NotMember unless this operator is in executor set ``set_id`` at ``block`` with ``own_key``."""

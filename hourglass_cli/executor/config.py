@@ -97,6 +97,8 @@ class ContractsSection:
     key_registrar: str = _address("KeyRegistrar (operator keys).")
     task_avs_registrar: str = _address("The AVS's TaskAVSRegistrar (AvsConfig, operator sets).")
     task_mailbox: str = _address("TaskMailbox (given to the performer as TASK_MAILBOX).")
+    l2_task_mailbox: str = _address("The L2's TaskMailbox, if tasks also come from an L2 ([chain].l2_rpc_url): "
+                                    "such tasks are recognised there and checked against L1 membership.")
     bn254_certificate_verifier: str = _address("BN254CertificateVerifier.")
     ecdsa_certificate_verifier: str = _address("ECDSACertificateVerifier (its address is in the ECDSA "
                                                "result digest; required for ECDSA operator sets).")

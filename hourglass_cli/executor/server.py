@@ -156,6 +156,10 @@ class Executor:
                           ecdsa_certificate_verifier=cfg.contracts.ecdsa_certificate_verifier or None,
                           cache_seconds=cfg.chain.cache_seconds)
         chain.check_setup()
+        if cfg.contracts.l2_task_mailbox:  # tasks may also come from an L2 mailbox (see chain_view)
+            l2_url = cfg.chain.l2_rpc_url or cfg.chain.rpc_url
+            l2_w3 = w3 if l2_url == cfg.chain.rpc_url else connect(l2_url, timeout=cfg.chain.connect_timeout)
+            chain.set_l2(l2_w3, cfg.contracts.l2_task_mailbox)
         signers = load_signers(cfg, chain)
         self._warn_if_unregistered(chain, signers)
         self.runtime = self.runtime or build_runtime(cfg)

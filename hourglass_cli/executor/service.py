@@ -207,7 +207,7 @@ class ExecutorService:
         remaining = self._remaining(context)
         wait = self.block_wait if remaining is None else min(self.block_wait, remaining)
         try:
-            self.chain.wait_for_block(block, wait, self.stopping)
+            block = self.chain.reference_block(request.task_id, block, wait, self.stopping)
         except BlockNotReached as exc:
             raise Rejection(Code.UNAVAILABLE, exc.message) from None
         curve = self.chain.curve_of(set_id)

@@ -114,9 +114,9 @@ class DockerRuntime(PerformerRuntime):
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, Any], context: RuntimeContext) -> DockerRuntime:
-        """Keys: ``image`` (default ``hourglass-performer/<name>:latest``), ``dockerfile`` (relative to the
-        config file's folder, which is the build context), ``cpus``, ``memory``, ``startup_timeout``,
-        ``docker_host`` (default ``$DOCKER_HOST``)."""
+        """Keys: ``image`` (default ``hourglass-performer/<name>:latest``), ``build_context`` (the folder a
+        missing image is built from; default the config file's folder), ``dockerfile`` (relative to it),
+        ``cpus``, ``memory``, ``startup_timeout``, ``docker_host`` (default ``$DOCKER_HOST``)."""
         image = str(settings.get("image") or "")
         if not image:
             image = "hourglass-performer/" + (re.sub(r"[^a-z0-9_.-]+", "-", context.name.lower()).strip("-.")
@@ -131,8 +131,11 @@ class DockerRuntime(PerformerRuntime):
             parse_memory(memory)
         except ConfigError as exc:
             raise ConfigError(f"{context.where}.memory: {exc.message}") from None
+        build_context = Path(context.workdir)
+        if settings.get("build_context"):
+            build_context = build_context / Path(str(settings["build_context"])).expanduser()
         return cls(image, context.env, context.log_path, container=container_name(context.name, context.env.port),
-                   base_url=settings.get("docker_host") or None, build_context=context.workdir,
+                   base_url=settings.get("docker_host") or None, build_context=build_context,
                    dockerfile=dockerfile, cpus=cpus, memory=memory,
                    start_deadline_s=float(settings.get("startup_timeout", 60.0)))
 
