@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -226,3 +227,44 @@ def describe_schema() -> list[tuple[str, str, Any, str]]:
             default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
             rows.append((section, f.name, default, f.metadata["doc"]))
     return rows
+
+
+class FileConfigMixin:
+    """Path resolution and password reading shared by the service configs (executor, aggregator).
+
+    Expects ``path`` (the file, or None), ``file`` (its name for messages) and ``keys`` with ``password_file`` and
+    ``password_env``.
+    """
+
+    path: Path | None
+    file: str
+    keys: Any
+
+    @property
+    def base_dir(self) -> Path:
+        """The folder relative paths are resolved against."""
+        return self.path.parent if self.path is not None else Path.cwd()
+
+    def resolve(self, value: str) -> Path:
+        """A path from the file, relative to the file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+    def read_password(self) -> str:
+        """The keystore password from ``password_file`` or ``password_env`` (never logged)."""
+        keys = self.keys
+        if keys.password_file:
+            path = self.resolve(keys.password_file)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise ConfigError(f"{self.file}: [keys].password_file {path}: cannot read it "
+                                  f"({type(exc).__name__})") from None
+            lines = text.splitlines()
+            return lines[0] if lines else ""
+        value = os.environ.get(keys.password_env)
+        if value is None:
+            raise ConfigError(f"{self.file}: the keystore password is in neither [keys].password_file nor "
+                              f"${keys.password_env}",
+                              hint=f"export {keys.password_env}=… or set [keys].password_file")
+        return value

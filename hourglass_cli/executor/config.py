@@ -26,14 +26,13 @@ resolved against the config file's folder. Errors name the file, the key and the
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hourglass_cli.config import _build_section, _suggest, setting
+from hourglass_cli.config import FileConfigMixin, _build_section, _suggest, setting
 from hourglass_cli.errors import ConfigError
 
 DEFAULT_PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
@@ -130,7 +129,7 @@ _SECTIONS: dict[str, type] = {
 
 
 @dataclass(frozen=True)
-class ExecutorConfig:
+class ExecutorConfig(FileConfigMixin):
     """The whole executor config file."""
 
     executor: ExecutorSection = field(default_factory=ExecutorSection)
@@ -142,36 +141,6 @@ class ExecutorConfig:
     """The raw ``[performer]`` table (all keys, docker's included), for ``RuntimeClass.from_settings``."""
     path: Path | None = None
     file: str = "executor.toml"
-
-    @property
-    def base_dir(self) -> Path:
-        """The folder relative paths are resolved against."""
-        return self.path.parent if self.path is not None else Path.cwd()
-
-    def resolve(self, value: str) -> Path:
-        """A path from the file, relative to the file's folder."""
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else self.base_dir / p
-
-    def read_password(self) -> str:
-        """The keystore password from ``password_file`` or ``password_env`` (never logged)."""
-        keys = self.keys
-        if keys.password_file:
-            path = self.resolve(keys.password_file)
-            try:
-                text = path.read_text(encoding="utf-8")
-            except OSError as exc:
-                raise ConfigError(f"{self.file}: [keys].password_file {path}: cannot read it "
-                                  f"({type(exc).__name__})") from None
-            lines = text.splitlines()
-            return lines[0] if lines else ""
-        value = os.environ.get(keys.password_env)
-        if value is None:
-            raise ConfigError(f"{self.file}: the keystore password is in neither [keys].password_file nor "
-                              f"${keys.password_env}",
-                              hint=f"export {keys.password_env}=… or set [keys].password_file")
-        return value
-
 
 def _check_performer(raw: Any, file: str) -> tuple[PerformerSection, dict[str, Any]]:
     if not isinstance(raw, dict):
