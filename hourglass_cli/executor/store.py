@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hourglass_cli.errors import HourglassError
+from hourglass_cli.sqlite_db import open_database
 
 SCHEMA_VERSION = 1
 RUNNING, DONE, FAILED, INTERRUPTED = "running", "done", "failed", "interrupted"
@@ -65,36 +66,15 @@ class ExecutorStore:
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
-        where = str(self.path)
-        if self.path.exists() and self.path.is_dir():
-            raise StoreError(f"{where}: is a folder, not a database file", hint="set [executor].store to a file path")
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(where, timeout=10.0, isolation_level=None, check_same_thread=False)
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(f"{where}: cannot open the executor database ({exc})") from None
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            check = db.execute("PRAGMA quick_check").fetchone()
-            if check is None or check[0] != "ok":
-                raise sqlite3.DatabaseError(f"integrity check failed: {check[0] if check else 'no answer'}")
-            db.executescript(_SCHEMA)
-            row = db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
-            if row is None:
-                db.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
-            elif row[0] != str(SCHEMA_VERSION):
-                raise StoreError(f"{where}: written by another hourglass version (schema {row[0]}, "
-                                 f"this one uses {SCHEMA_VERSION})",
-                                 hint="move the file away to start with an empty store")
+        def mark_interrupted(db: sqlite3.Connection) -> None:
             db.execute("UPDATE tasks SET status = ?, finished_at = ? WHERE status = ?",
                        (INTERRUPTED, time.time(), RUNNING))
-        except sqlite3.DatabaseError as exc:
-            db.close()
-            raise StoreError(f"{where}: the executor database is unreadable or corrupt ({exc})",
-                             hint="move the file away (the executor starts with an empty store) or restore it "
-                                  "from a backup; processed task ids in it are then forgotten") from None
-        return db
+
+        return open_database(
+            self.path, schema=_SCHEMA, version=SCHEMA_VERSION, what="executor", config_key="[executor].store",
+            error=StoreError, on_open=mark_interrupted,
+            corrupt_hint="move the file away (the executor starts with an empty store) or restore it from a backup; "
+                         "processed task ids in it are then forgotten")
 
     def close(self) -> None:
         with self._lock:
