@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hourglass_cli.errors import DevnetError, HourglassError
+from hourglass_cli.errors import DevnetError, HourglassError, ToolNotFoundError
 
 if TYPE_CHECKING:
     from hourglass_cli.chain.sender import PendingTx, TxSender
@@ -64,12 +64,20 @@ def is_task_hook(abi: list[dict[str, Any]]) -> bool:
     return HOOK_FUNCTIONS <= {e.get("name") for e in abi if e.get("type") == "function"}
 
 
-def _compile(contracts: Path) -> Path:
-    """contracts/out after compiling stale sources; DevnetError saying to run `avs build` if that fails."""
+NO_COMPILER_WARNING = ("project contracts not deployed: no solc to compile contracts/src, so the default "
+                       "AVSTaskHook is used; install one (`npm install solc@{version}` in the project) and run "
+                       "`hourglass avs build`")
+
+
+def _compile(contracts: Path) -> Path | None:
+    """contracts/out after compiling stale sources; None when no compiler is installed (the devnet still starts,
+    with the default hook and a warning); DevnetError saying to run `avs build` if compiling fails."""
     from hourglass_cli.scaffold.contracts import compile_project_contracts
 
     try:
         return compile_project_contracts(contracts).out_dir
+    except ToolNotFoundError:
+        return None
     except HourglassError as exc:
         raise DevnetError(f"the project's contracts in {contracts / 'src'} are not compiled and compiling them "
                           f"failed: {exc.message}", hint=BUILD_HINT) from None
@@ -117,6 +125,10 @@ def load_project_contracts(project_dir: str | Path) -> ProjectContracts | None:
     src = contracts / "src"
     if src.is_dir() and any(src.rglob("*.sol")):
         out = _compile(contracts)
+        if out is None:
+            from hourglass_cli.compiler.settings import SOLC_VERSION
+
+            return ProjectContracts(None, (), (NO_COMPILER_WARNING.format(version=SOLC_VERSION),))
     elif (contracts / "out" / "manifest.json").is_file():
         out = contracts / "out"
     else:
