@@ -191,20 +191,24 @@ def _check_cross_field(config: ProjectConfig, file: str) -> None:
             raise ConfigError(f"{file}: [devnet].stake_weights must be positive whole numbers")
 
 
+def read_toml(path: Path, missing_hint: str) -> dict[str, Any]:
+    """A TOML file's document; ConfigError naming the file when it is missing, unreadable or not TOML."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file", hint=missing_hint) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc.__class__.__name__}: {exc})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+
+
 def load_config(path: str | Path) -> ProjectConfig:
     """Read and validate a config file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file",
-                          hint="run `hourglass avs init NAME` to create a project, or pass --config") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read it ({exc.__class__.__name__}: {exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    data = read_toml(p, "run `hourglass avs init NAME` to create a project, or pass --config")
     config = parse_config(data, str(p))
     return dataclasses.replace(config, path=p.resolve())
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hourglass_cli.config import FileConfigMixin, _build_section, _suggest, setting
+from hourglass_cli.config import FileConfigMixin, _build_section, _suggest, read_toml, setting
 from hourglass_cli.errors import ConfigError
 
 DEFAULT_PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
@@ -203,16 +203,7 @@ def parse_aggregator_config(data: dict[str, Any], file: str = "aggregator.toml",
 def load_aggregator_config(path: str | Path) -> AggregatorConfig:
     """Read and validate an aggregator config file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file", hint="pass the aggregator's config with --config FILE") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read it ({exc.__class__.__name__}: {exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    data = read_toml(p, "pass the aggregator's config with --config FILE")
     return parse_aggregator_config(data, str(p), p.resolve())
 
 

@@ -27,12 +27,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hourglass_cli.config import FileConfigMixin, _build_section, _suggest, setting
+from hourglass_cli.config import FileConfigMixin, _build_section, _suggest, read_toml, setting
 from hourglass_cli.errors import ConfigError
 
 DEFAULT_PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
@@ -208,14 +207,5 @@ def parse_executor_config(data: dict[str, Any], file: str = "executor.toml", pat
 def load_executor_config(path: str | Path) -> ExecutorConfig:
     """Read and validate an executor config file."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{p}: no such file", hint="pass the executor's config with --config FILE") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{p}: cannot read it ({exc.__class__.__name__}: {exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{p}: not valid TOML: {exc}") from None
+    data = read_toml(p, "pass the executor's config with --config FILE")
     return parse_executor_config(data, str(p), p.resolve())
