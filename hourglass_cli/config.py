@@ -23,6 +23,14 @@ _NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 _HOSTPORT_RE = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 _SIZE_RE = re.compile(r"^\d+(\.\d+)?[kmg]?$", re.IGNORECASE)
 
+# Shared by the service configs (executor, aggregator) and the CLI's password handling.
+DEFAULT_PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
+ADDRESS_RE = re.compile(r"^0x[0-9a-fA-F]{40}$")
+ADDRESS_RULE = "0x followed by 40 hex digits"
+URL_RE = re.compile(r"^(https?://\S+|\S+\.ipc)$")
+URL_RULE = "an http(s):// URL or a .ipc path"
+ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
 
 def setting(default: Any, doc: str, *, choices: tuple[Any, ...] | None = None,
             min: float | None = None, max: float | None = None,
@@ -32,6 +40,11 @@ def setting(default: Any, doc: str, *, choices: tuple[Any, ...] | None = None,
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=meta)
     return field(default=default, metadata=meta)
+
+
+def address_setting(doc: str) -> Any:
+    """A config field holding an Ethereum address (empty by default)."""
+    return setting("", doc, pattern=ADDRESS_RE, rule=ADDRESS_RULE)
 
 
 @dataclass(frozen=True)

@@ -35,28 +35,29 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hourglass_cli.config import FileConfigMixin, _build_section, _suggest, read_toml, setting
+from hourglass_cli.config import (
+    DEFAULT_PASSWORD_ENV,
+    ENV_NAME_RE,
+    URL_RE,
+    URL_RULE,
+    FileConfigMixin,
+    _build_section,
+    _suggest,
+    address_setting,
+    read_toml,
+    setting,
+)
 from hourglass_cli.errors import ConfigError
 
-DEFAULT_PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_ADDRESS_RULE = "0x followed by 40 hex digits"
-_URL = re.compile(r"^(https?://\S+|\S+\.ipc)$")
-_URL_RULE = "an http(s):// URL or a .ipc path"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _CHAIN_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-
-
-def _address(doc: str) -> Any:
-    return setting("", doc, pattern=_ADDRESS, rule=_ADDRESS_RULE)
 
 
 @dataclass(frozen=True)
 class AggregatorSection:
     """[aggregator]: who this aggregator is and how much it does at once."""
 
-    operator_address: str = _address("The aggregator operator's address (member of the AVS's aggregator set).")
-    avs_address: str = _address("The AVS whose tasks this aggregator serves.")
+    operator_address: str = address_setting("The aggregator operator's address (member of the AVS's aggregator set).")
+    avs_address: str = address_setting("The AVS whose tasks this aggregator serves.")
     store: str = setting("aggregator.db", "SQLite file of blocks, tasks, responses and submissions "
                                           "(relative to this file).")
     host: str = setting("127.0.0.1", "Address of the health/metrics HTTP server.")
@@ -80,21 +81,21 @@ class KeysSection:
     ecdsa_keystore: str = setting("", "Web3 v3 ECDSA keystore of the signing key (relative to this file).")
     tx_keystore: str = setting("", "Web3 v3 keystore of the account that sends submitResult (same password).")
     tx_key_env: str = setting("", "Environment variable holding the sending account's private key (0x hex), "
-                                  "used when tx_keystore is empty.", pattern=_ENV_NAME,
+                                  "used when tx_keystore is empty.", pattern=ENV_NAME_RE,
                               rule="an environment variable name")
     password_file: str = setting("", "File whose first line is the keystores' password.")
     password_env: str = setting(DEFAULT_PASSWORD_ENV, "Environment variable holding the password "
                                                       "(used when password_file is empty).",
-                                pattern=_ENV_NAME, rule="an environment variable name")
+                                pattern=ENV_NAME_RE, rule="an environment variable name")
 
 
 @dataclass(frozen=True)
 class L1Section:
     """[l1]: where the AVS's operators publish their executor sockets."""
 
-    rpc_url: str = setting("", "JSON-RPC URL of the chain holding the TaskAVSRegistrar.", pattern=_URL,
-                           rule=_URL_RULE)
-    task_avs_registrar: str = _address("The AVS's TaskAVSRegistrar (executor sockets).")
+    rpc_url: str = setting("", "JSON-RPC URL of the chain holding the TaskAVSRegistrar.", pattern=URL_RE,
+                           rule=URL_RULE)
+    task_avs_registrar: str = address_setting("The AVS's TaskAVSRegistrar (executor sockets).")
     connect_timeout: float = setting(30.0, "Seconds to wait for each chain at start.", min=0.1, max=600)
 
 
@@ -104,8 +105,8 @@ class ChainSection:
 
     name: str = setting("", "A short name for logs and metrics (lowercase letters, digits, '-', '_').",
                         pattern=_CHAIN_NAME, rule="lowercase letters, digits, '-' or '_', starting with a letter")
-    rpc_url: str = setting("", "JSON-RPC URL of the chain.", pattern=_URL, rule=_URL_RULE)
-    task_mailbox: str = _address("TaskMailbox on this chain (its certificate verifiers are read from it).")
+    rpc_url: str = setting("", "JSON-RPC URL of the chain.", pattern=URL_RE, rule=URL_RULE)
+    task_mailbox: str = address_setting("TaskMailbox on this chain (its certificate verifiers are read from it).")
     start_block: int = setting(0, "First block to scan when the store has none for this chain.", min=0)
     confirmations: int = setting(0, "Blocks a task's block must be buried under before it is served.",
                                  min=0, max=1000)

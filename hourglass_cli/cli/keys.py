@@ -11,12 +11,11 @@ from typing import TYPE_CHECKING
 import typer
 
 from hourglass_cli.cli._app import make_app
+from hourglass_cli.config import DEFAULT_PASSWORD_ENV as PASSWORD_ENV
 from hourglass_cli.errors import UsageError
 
 if TYPE_CHECKING:
     from hourglass_cli.crypto.keystore import KeystoreInfo
-
-PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
 
 app = make_app()
 

@@ -31,27 +31,31 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from hourglass_cli.config import FileConfigMixin, _build_section, _suggest, read_toml, setting
+from hourglass_cli.config import (
+    ADDRESS_RE,
+    ADDRESS_RULE,
+    DEFAULT_PASSWORD_ENV,
+    ENV_NAME_RE,
+    URL_RE,
+    URL_RULE,
+    FileConfigMixin,
+    _build_section,
+    _suggest,
+    address_setting,
+    read_toml,
+    setting,
+)
 from hourglass_cli.errors import ConfigError
 
-DEFAULT_PASSWORD_ENV = "HOURGLASS_KEYSTORE_PASSWORD"
-_ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-_ADDRESS_RULE = "0x followed by 40 hex digits"
-_URL = re.compile(r"^(https?://\S+|\S+\.ipc)$")
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _HOSTPORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+):\d{1,5}$")
-
-
-def _address(doc: str) -> Any:
-    return setting("", doc, pattern=_ADDRESS, rule=_ADDRESS_RULE)
 
 
 @dataclass(frozen=True)
 class ExecutorSection:
     """[executor]: who this executor is and how it serves."""
 
-    operator_address: str = _address("The operator's address (its account in the executor operator set).")
-    avs_address: str = _address("The AVS this executor serves; submissions for another AVS are refused.")
+    operator_address: str = address_setting("The operator's address (its account in the executor operator set).")
+    avs_address: str = address_setting("The AVS this executor serves; submissions for another AVS are refused.")
     host: str = setting("127.0.0.1", "Address ExecutorService listens on (0.0.0.0 for other machines).")
     port: int = setting(9001, "Port ExecutorService listens on (0 = a free one).", min=0, max=65535)
     task_timeout: float = setting(30.0, "Seconds the performer gets per task (less if the aggregator's "
@@ -72,7 +76,7 @@ class KeysSection:
     password_file: str = setting("", "File whose first line is the keystores' password.")
     password_env: str = setting(DEFAULT_PASSWORD_ENV, "Environment variable holding the password "
                                                       "(used when password_file is empty).",
-                                pattern=_ENV_NAME, rule="an environment variable name")
+                                pattern=ENV_NAME_RE, rule="an environment variable name")
 
 
 @dataclass(frozen=True)
@@ -80,9 +84,9 @@ class ChainSection:
     """[chain]: where the executor reads keys and operator sets."""
 
     rpc_url: str = setting("", "JSON-RPC URL of the chain holding KeyRegistrar and TaskAVSRegistrar (L1).",
-                           pattern=_URL, rule="an http(s):// URL or a .ipc path")
+                           pattern=URL_RE, rule=URL_RULE)
     l2_rpc_url: str = setting("", "L2 JSON-RPC URL given to the performer as L2_RPC_URL (default: rpc_url).",
-                              pattern=_URL, rule="an http(s):// URL or a .ipc path")
+                              pattern=URL_RE, rule=URL_RULE)
     connect_timeout: float = setting(30.0, "Seconds to wait for the chain at start.", min=0.1, max=600)
     cache_seconds: float = setting(10.0, "How long aggregator keys and the AVS config are cached.",
                                    min=0, max=3600)
@@ -92,13 +96,13 @@ class ChainSection:
 class ContractsSection:
     """[contracts]: the Hourglass contracts (WIRE.md §3)."""
 
-    key_registrar: str = _address("KeyRegistrar (operator keys).")
-    task_avs_registrar: str = _address("The AVS's TaskAVSRegistrar (AvsConfig, operator sets).")
-    task_mailbox: str = _address("TaskMailbox (given to the performer as TASK_MAILBOX).")
-    l2_task_mailbox: str = _address("The L2's TaskMailbox, if tasks also come from an L2 ([chain].l2_rpc_url): "
+    key_registrar: str = address_setting("KeyRegistrar (operator keys).")
+    task_avs_registrar: str = address_setting("The AVS's TaskAVSRegistrar (AvsConfig, operator sets).")
+    task_mailbox: str = address_setting("TaskMailbox (given to the performer as TASK_MAILBOX).")
+    l2_task_mailbox: str = address_setting("The L2's TaskMailbox, if tasks also come from an L2 ([chain].l2_rpc_url): "
                                     "such tasks are recognised there and checked against L1 membership.")
-    bn254_certificate_verifier: str = _address("BN254CertificateVerifier.")
-    ecdsa_certificate_verifier: str = _address("ECDSACertificateVerifier (its address is in the ECDSA "
+    bn254_certificate_verifier: str = address_setting("BN254CertificateVerifier.")
+    ecdsa_certificate_verifier: str = address_setting("ECDSACertificateVerifier (its address is in the ECDSA "
                                                "result digest; required for ECDSA operator sets).")
 
 
@@ -157,10 +161,10 @@ def _check_performer(raw: Any, file: str) -> tuple[PerformerSection, dict[str, A
         for name, value in table.items():
             if not isinstance(value, str):
                 raise ConfigError(f"{where}.{key}.{name} must be a string, got {value!r}")
-            if key == "env" and not _ENV_NAME.match(name):
+            if key == "env" and not ENV_NAME_RE.match(name):
                 raise ConfigError(f"{where}.env: {name!r} is not an environment variable name")
-            if key == "contracts" and not _ADDRESS.match(value):
-                raise ConfigError(f"{where}.contracts.{name} must be {_ADDRESS_RULE}, got {value!r}")
+            if key == "contracts" and not ADDRESS_RE.match(value):
+                raise ConfigError(f"{where}.contracts.{name} must be {ADDRESS_RULE}, got {value!r}")
     if section.runtime == "process" and not (section.command and all(isinstance(a, str) and a for a in
                                                                       section.command)):
         raise ConfigError(f"{where}.command must be a non-empty list of strings when runtime = 'process'")
