@@ -162,6 +162,7 @@ class Executor:
             chain.set_l2(l2_w3, cfg.contracts.l2_task_mailbox)
         signers = load_signers(cfg, chain)
         self._warn_if_unregistered(chain, signers)
+        own_runtime = self.runtime is None
         self.runtime = self.runtime or build_runtime(cfg)
         self.service = ExecutorService(operator=ex.operator_address, avs=ex.avs_address, signers=signers,
                                        chain=chain, runtime=self.runtime, store=self.store,
@@ -180,7 +181,7 @@ class Executor:
         if not self.port:
             raise ExecutorStartError(f"cannot listen on {address}: the port is taken or the address is not local",
                                      hint=f"choose another [executor].port in {cfg.file}")
-        self.runtime.start(cfg.performer.startup_timeout)
+        self._start_runtime(cfg, auto_port=own_runtime and not cfg.performer.port)
         self.monitor = RuntimeMonitor(self.runtime, on_down=lambda: self._set_health(False),
                                       on_up=lambda: self._set_health(True))
         self.monitor.start()
@@ -191,6 +192,22 @@ class Executor:
                  self.address, chain.operator, chain.avs, self.runtime.name, self.runtime.endpoint(),
                  ",".join(c.label for c in signers))
         return self.port
+
+    def _start_runtime(self, cfg: ExecutorConfig, auto_port: bool) -> None:
+        """Start the performer; a port we picked ourselves may be taken by someone else before the performer
+        binds it (the OS's free port is free only when asked), so then retry twice on a fresh port."""
+        from hourglass_cli.executor.runtimes.base import RuntimeStartError
+
+        for attempt in range(3 if auto_port else 1):
+            try:
+                self.runtime.start(cfg.performer.startup_timeout)  # type: ignore[union-attr]
+                return
+            except RuntimeStartError:
+                if not auto_port or attempt == 2:
+                    raise
+                log.warning("performer did not start on %s; retrying on another port", self.runtime.endpoint())
+                self.runtime = build_runtime(cfg)
+                self.service.runtime = self.runtime  # type: ignore[union-attr]
 
     def _warn_if_unregistered(self, chain: ChainView, signers: dict[CurveType, Signer]) -> None:
         """Log (not fail: the operator may register later) if no executor set has this operator and key now."""
