@@ -91,6 +91,9 @@ class DevnetSection:
     l2: bool = setting(False, "Also start a second chain with the mailbox and verifiers deployed there.")
     block_time: float = setting(0.0, "Seconds between blocks (0 = mine on every transaction).", min=0, max=60)
     stake_weights: list = setting([], "Stake weight of each operator, in operator order (empty = all equal).")
+    same_second_results: bool = setting(
+        True, "Let a result land in its task's creation second, from the next block on (false: EigenLayer's rule, "
+              "a later second, which costs ~0.5 s per task on a devnet).")
 
 
 @dataclass(frozen=True)

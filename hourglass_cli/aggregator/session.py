@@ -3,10 +3,11 @@
 Per task: the mailbox's task record (creation time, SLA, curve, consensus) → the executor operator set at the
 task's reference timestamp (keys, weights, sockets) → one signed `TaskSubmission` per executor, all in
 parallel with the task's deadline → replies grouped by message hash. Once a group's weight meets the
-threshold *and* the chain's clock allows a result (``block.timestamp > creationTime``), or no call is left,
+threshold *and* the chain's clock allows a result (EigenLayer: ``block.timestamp > creationTime``), or no call is left,
 its not-yet-checked answers are verified in one batch (`verify`), the rest of the calls are cancelled and
-the certificate goes to the submitter. Waiting for the chain's next second is used to gather more signers
-(fewer non-signer witnesses, less gas) at no cost in latency.
+the certificate goes to the submitter. Until then, and for a short grace (`signer_grace`) after the threshold
+is first met, late answers still join: more signers, fewer non-signer witnesses, less gas. On a mailbox that
+takes a result in the creation second (our devnet's, ``SAME_SECOND_RESULTS``) there is no clock to wait for.
 
 Every reply is stored as it arrives, so after a restart the certificate is rebuilt from the store —
 executors refuse a task id they have already served. Final statuses carry a reason.
@@ -54,6 +55,21 @@ class SessionDeps:
     call_timeout: float = 0.0
     retry_interval: float = 0.5
     ecdsa_versions: dict[str, str] | None = None
+    signer_grace: float = 0.03  # after the threshold is met, how long late answers may still join the certificate
+    _same_second: dict[str, bool] | None = None
+
+    def same_second_results(self, chain: str) -> bool:
+        """Whether the chain's mailbox takes a result in the creation second (our devnet mailbox's
+        ``SAME_SECOND_RESULTS``); EigenLayer's has no such view and wants a later second."""
+        if self._same_second is None:
+            self._same_second = {}
+        if chain not in self._same_second:
+            try:
+                value = bool(self.chains[chain].mailbox.functions.SAME_SECOND_RESULTS().call())
+            except Exception:  # noqa: BLE001 - no such function (EigenLayer's mailbox): its rule
+                value = False
+            self._same_second[chain] = value
+        return self._same_second[chain]
 
     def ecdsa_version(self, chain: str) -> str:
         """The EIP-712 version of `chain`'s ECDSA verifier domain (read once)."""
@@ -175,7 +191,9 @@ class TaskSession:
         if facts.status == TaskStatus.NONE:
             return self._finish(st.CANCELLED, "the task is not on the chain (orphaned by a reorg?)")
         offset = clock_offset(facts.creation_time, t.seen_at)
-        submit_at = facts.creation_time + 1 - offset
+        # EigenLayer's mailbox takes a result once block.timestamp > creationTime; ours on a devnet from the next
+        # block on, and any transaction sent now lands in a block after the one the task was seen in.
+        submit_at = 0.0 if deps.same_second_results(t.chain) else facts.creation_time + 1 - offset
         deadline = facts.creation_time + facts.sla - offset
         if time.time() > deadline:  # resumed or caught up after its SLA: the chain just has no block since
             return self._finish(st.EXPIRED, "the task's SLA passed before a certificate was ready")
@@ -203,11 +221,15 @@ class TaskSession:
         sockets = deps.reader.sockets(to_call)
         for op in to_call:
             fan.call(op, sockets.get(op.address, ""))
+        ready_at = submit_at  # when to decide while calls are outstanding: chain clock, then a short grace
+        graced = False
         while True:
             if self.cancelled.is_set():
                 fan.close()
                 return self.finish_cancelled()
-            group = self._ready_group(opset, facts, answers, verified, submit_at, fan.outstanding())
+            if not graced and self._leading_meets(opset, facts, answers):
+                graced, ready_at = True, max(submit_at, time.time() + deps.signer_grace)
+            group = self._ready_group(opset, facts, answers, verified, ready_at, fan.outstanding())
             if group is not None:
                 good = self._verify(opset, facts, group, verified, answers, failures)
                 if self._meets(opset, facts, good):
@@ -224,8 +246,8 @@ class TaskSession:
                 return self._finish(st.FAILED, "threshold cannot be met (every executor has answered): " +
                                     self._summary(opset, facts, answers, failures))
             wake = [deadline]
-            if self._leading_meets(opset, facts, answers):
-                wake.append(submit_at)
+            if graced:
+                wake.append(ready_at)
             retry = fan.next_retry()
             if retry is not None:
                 wake.append(retry)

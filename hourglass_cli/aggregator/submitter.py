@@ -4,8 +4,9 @@
   for this reference timestamp get index-only witnesses (known from earlier submissions or
   ``isNonsignerCached``). It is checked locally first, so a certificate that would revert is never sent.
 - Right before sending: the session must not be cancelled and the task's block must still be the chain's
-  block at that height — a task from an orphaned block is never submitted. Sending waits for the chain's
-  clock to pass the creation second (the mailbox refuses a result in the creation block's second).
+  block at that height — a task from an orphaned block is never submitted. On EigenLayer's mailbox, sending
+  waits for the chain's clock to pass the creation second (it refuses a result in the creation block's second);
+  our devnet mailbox (``SAME_SECOND_RESULTS``) takes it from the next block on, so nothing waits.
 - The gas limit comes from the certificate's size (generous; unused gas is refunded), so no estimation run
   is needed on the happy path. Transient failures are retried with backoff (a retry estimates gas, which
   doubles as a dry run): TimestampAtCreation, out of gas, node errors. ``InvalidTaskStatus`` means the task

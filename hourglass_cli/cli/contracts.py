@@ -54,6 +54,10 @@ def deploy(
                                          help="Where the operators' keystores go (default .hourglass/keys)."),
     base_port: int = typer.Option(9000, "--base-port", min=1, max=65000,
                                   help="Sockets registered: 127.0.0.1:<base-port> aggregator, +i executor i."),
+    same_second: bool = typer.Option(
+        True, "--same-second-results/--eigenlayer-timing",
+        help="Whether the mailbox takes a result in its task's creation second (from the next block on); "
+             "--eigenlayer-timing keeps EigenLayer's rule (a later second)."),
     as_json: bool = typer.Option(False, "--json", help="Print the deployment and operators as JSON."),
 ) -> None:
     """Deploy the core contracts and register operators on any chain (e.g. an anvil someone else runs)."""
@@ -72,7 +76,7 @@ def deploy(
 
     w3 = connect(rpc)
     accounts = devnet_accounts(operators, mnemonic=mnemonic or DEFAULT_MNEMONIC)
-    deployment = deploy_core(w3, accounts, curve=curve)
+    deployment = deploy_core(w3, accounts, curve=curve, same_second_results=same_second)
     keys = keys_dir or project_root() / ".hourglass" / "keys"
     ops = setup_operators(w3, deployment, accounts, keys, sockets=default_sockets(operators + 1, base_port=base_port))
     if as_json:

@@ -132,7 +132,7 @@ def _deploy_one(sup: Supervisor, role: str, url: str, sockets: list[str], weight
     t = time.monotonic()
     w3 = connect(url)
     accounts = devnet_accounts(o.operators)
-    deployment = deploy_core(w3, accounts, curve=o.curve)
+    deployment = deploy_core(w3, accounts, curve=o.curve, same_second_results=o.same_second_results)
     own: dict[str, str] = {}
     if project is not None and project.all:
         from dataclasses import replace

@@ -158,7 +158,7 @@ class ContractAddresses:
 
 
 def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_task_sla: int, fee_split: int,
-                    version: str) -> tuple[dict[str, str], list[PendingTx], list[PendingTx]]:
+                    version: str, same_second_results: bool) -> tuple[dict[str, str], list[PendingTx], list[PendingTx]]:
     """Send every deployment (and the two wiring calls) without waiting; addresses come from the nonces."""
     from hourglass_cli.chain.contracts import contract
 
@@ -175,7 +175,7 @@ def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_tas
     ecdsa = new("ECDSACertificateVerifier", updater, version)
     wire = contract(w3, "DevnetOperatorTableUpdater", updater).functions.setCertificateVerifiers(bn254, ecdsa)
     calls = [deployer.send(wire, gas=CALL_GAS)]
-    mailbox = new("TaskMailbox", bn254, ecdsa, max_task_sla, version)
+    mailbox = new("TaskMailbox", bn254, ecdsa, max_task_sla, same_second_results, version)
     calls.append(deployer.send(contract(w3, "TaskMailbox", mailbox).functions.initialize(d, fee_split, d), gas=CALL_GAS))
     hook = new("AVSTaskHook")
     registrar = new("TaskAVSRegistrar", avs, avs, kr, ZERO_ADDRESS, avs_config.to_tuple())
@@ -202,11 +202,13 @@ def deploy_contracts(
     max_task_sla: int = DEFAULT_MAX_TASK_SLA,
     fee_split: int = 0,
     version: str = CONTRACTS_VERSION,
+    same_second_results: bool = True,
 ) -> ContractAddresses:
     """Deploy the core contracts and the AVS's registrar (owned by `avs`) and hook; wait for all of them."""
     from hourglass_cli.chain.sender import wait_all
 
-    addresses, deploys, calls = _send_contracts(deployer, avs, avs_config, max_task_sla, fee_split, version)
+    addresses, deploys, calls = _send_contracts(deployer, avs, avs_config, max_task_sla, fee_split, version,
+                                                same_second_results)
     receipts = wait_all(deploys + calls)
     _check_created(deploys, receipts)
     return ContractAddresses(**addresses, deployed_at_block=int(receipts[0]["blockNumber"]))
@@ -236,6 +238,7 @@ def deploy_core(
     version: str = CONTRACTS_VERSION,
     deployer: TxSender | None = None,
     avs: TxSender | None = None,
+    same_second_results: bool = True,
 ) -> CoreDeployment:
     """Deploy every contract, create the AVS's two operator sets on `curve`, return the addresses."""
     from hourglass_cli.chain.sender import wait_all
@@ -246,7 +249,8 @@ def deploy_core(
     deployer = deployer or accounts.deployer.sender(w3)
     avs = avs or accounts.avs.sender(w3)
     avs_config = AvsConfig(aggregator_set_id, (executor_set_id,))
-    addresses, deploys, calls = _send_contracts(deployer, avs.address, avs_config, max_task_sla, fee_split, version)
+    addresses, deploys, calls = _send_contracts(deployer, avs.address, avs_config, max_task_sla, fee_split, version,
+                                                same_second_results)
     calls += configure_operator_sets(avs, addresses["key_registrar"],
                                      {aggregator_set_id: curve_type, executor_set_id: curve_type})
     receipts = wait_all(deploys + calls)

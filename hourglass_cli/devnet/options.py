@@ -38,6 +38,7 @@ class DevnetOptions:
     l2: bool = False
     block_time: float = 0.0
     stake_weights: tuple[int, ...] = ()
+    same_second_results: bool = True
     task_sla: int = 120
     threshold_bips: int = 6667
     task_timeout: float = 30.0
@@ -122,6 +123,7 @@ def resolve_options(project_dir: str | Path, *, chain: str | None = None, curve:
         l2=dev.l2 if l2 is None else l2,
         block_time=dev.block_time,
         stake_weights=weights,
+        same_second_results=dev.same_second_results,
         task_sla=config.task.sla_seconds,
         threshold_bips=config.task.threshold_bips,
         task_timeout=config.performer.task_timeout,

@@ -24,12 +24,14 @@ class Devnets:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.nets: dict[tuple[str, str], tuple[Devnet, Aggregator]] = {}
+        self.nets: dict[tuple[str, str, bool], tuple[Devnet, Aggregator]] = {}
 
-    def get(self, backend: str, curve: str) -> tuple[Devnet, Aggregator]:
-        key = (backend, curve)
+    def get(self, backend: str, curve: str, same_second: bool = True) -> tuple[Devnet, Aggregator]:
+        """`same_second=False`: the mailbox has EigenLayer's timing (a result waits for the chain's next second)."""
+        key = (backend, curve, same_second)
         if key not in self.nets:
-            net = build_devnet(backend, curve, self.root / f"{backend}-{curve}")
+            net = build_devnet(backend, curve, self.root / f"{backend}-{curve}-{int(same_second)}",
+                               same_second=same_second)
             try:
                 aggregator = start_aggregator(net, net.root / "aggregator")
             except BaseException:

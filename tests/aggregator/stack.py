@@ -212,13 +212,15 @@ class Devnet:
         self.handle.stop()
 
 
-def build_devnet(backend: str, curve: str, root: Path, executors: bool = True) -> Devnet:
-    """Start the chain, deploy, register 1 aggregator + 4 executor operators, start the executors."""
+def build_devnet(backend: str, curve: str, root: Path, executors: bool = True, same_second: bool = True) -> Devnet:
+    """Start the chain, deploy, register 1 aggregator + 4 executor operators, start the executors.
+
+    `same_second=False` deploys the mailbox with EigenLayer's timing: no result before the chain's next second."""
     handle = get_backend(backend).start(log_path=root / f"{backend}.log")
     try:
         w3 = make_web3(handle.rpc_url)
         accounts = devnet_accounts(EXECUTORS)
-        core = deploy_core(w3, accounts, curve=curve)
+        core = deploy_core(w3, accounts, curve=curve, same_second_results=same_second)
         ports = []
         while len(ports) < EXECUTORS + 1:
             port = free_port()

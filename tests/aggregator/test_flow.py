@@ -20,6 +20,7 @@ from tests.aggregator.conftest import Devnets
 @pytest.mark.parametrize("curve", ["bn254", "ecdsa"])
 def test_task_verified_with_the_performers_result(devnets: Devnets, backend: str, curve: str) -> None:
     net, aggregator = devnets.get(backend, curve)
+    assert aggregator.deps.same_second_results("l1")  # the devnet mailbox: no wait for the chain's next second
     checks_before = PAIRINGS.snapshot()[0]
     task_hash, _block = net.create_task(12345)
     event = net.wait_verified(task_hash)

@@ -27,7 +27,7 @@ CLI = "from hourglass_cli.cli.aggregator import app; app(prog_name='hourglass ag
 
 @pytest.fixture(scope="module")
 def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
-    built = build_devnet("anvil", "bn254", tmp_path_factory.mktemp("restart"))
+    built = build_devnet("anvil", "bn254", tmp_path_factory.mktemp("restart"), same_second=False)  # act in the wait
     yield built
     built.close()
 

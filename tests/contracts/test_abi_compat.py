@@ -197,10 +197,10 @@ def test_functions_match_eigenlayer(name: str) -> None:
 
 def test_selector_tables_equal_eigenlayers_bytecode() -> None:
     """Every selector EigenLayer's compiled contracts dispatch on is one of ours, and vice versa
-    for the TaskMailbox's ABI, except our additions (version)."""
+    for the TaskMailbox's ABI, except our additions (version, the devnet timing flag)."""
     mailbox = set(load_artifact("TaskMailbox")["methodIdentifiers"].values())
     assert EIGENLAYER_TASK_MAILBOX_SELECTORS <= mailbox
-    assert mailbox - EIGENLAYER_TASK_MAILBOX_SELECTORS == {_selector("version()")}
+    assert mailbox - EIGENLAYER_TASK_MAILBOX_SELECTORS == {_selector("version()"), _selector("SAME_SECOND_RESULTS()")}
     verifier = set(load_artifact("BN254CertificateVerifier")["methodIdentifiers"].values())
     assert verifier == EIGENLAYER_BN254_VERIFIER_SELECTORS
     assert {_selector(sig) for sig in FUNCTIONS["TaskMailbox"]} == EIGENLAYER_TASK_MAILBOX_SELECTORS

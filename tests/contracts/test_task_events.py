@@ -15,6 +15,7 @@ from eth_abi import encode
 from eth_utils import keccak
 from web3.logs import DISCARD
 
+from hourglass_cli.chain import avs as calls
 from tests.contracts import stack as s
 from tests.contracts.chains import Chain, anvil_binary, anvil_chain, deploy, eth_tester_chain, send
 from tests.contracts.reverts import assert_reverts
@@ -281,3 +282,34 @@ def test_result_in_the_creation_block_is_refused(st: tuple[s.Stack, Any, Any], s
     send(chain, mailbox.functions.submitResult(task_hash, cert, RESULT), stack.app)
     assert mailbox.functions.getTaskStatus(task_hash).call() == VERIFIED
 
+
+
+@pytest.mark.parametrize("base", ["anvil"], indirect=True)  # eth-tester gives every block a second of its own
+@pytest.mark.parametrize("same_second", [True, False], ids=["devnet-timing", "eigenlayer-timing"])
+def test_a_result_in_a_later_block_of_the_creation_second(st: tuple[s.Stack, Any, Any], same_second: bool) -> None:
+    """Our devnet mailbox (SAME_SECOND_RESULTS) takes a result from the block after the task's; with EigenLayer's
+    timing a later block at the same timestamp is refused with TimestampAtCreation(), and a later second works."""
+    stack = st[0]
+    chain = stack.chain
+    mailbox = deploy(chain, "TaskMailbox", stack.bn254_verifier.address, stack.ecdsa_verifier.address,
+                     s.MAX_TASK_SLA, same_second, s.VERSION, sender=stack.deployer)
+    assert mailbox.functions.SAME_SECOND_RESULTS().call() is same_second
+    calls.set_task_config(chain.sender(stack.avs), mailbox, s.ECDSA_SET,
+                          s.task_config(stack, s.CURVE_ECDSA)).wait()
+    at = chain.now() + 5
+    _next_transaction_at(chain, at)
+    task_hash, receipt = calls.create_task(chain.sender(stack.app), mailbox, stack.avs, s.ECDSA_SET, PAYLOAD,
+                                           refund_collector=stack.app, gas=5_000_000)
+    assert chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"] == at
+    cert = _certificate(stack, s.ECDSA_SET, task_hash)
+    submit = mailbox.functions.submitResult(task_hash, cert, RESULT)
+    _next_transaction_at(chain, at)  # the next block, same second
+    if same_second:
+        receipt = send(chain, submit, stack.app)
+        assert chain.w3.eth.get_block(receipt["blockNumber"])["timestamp"] == at
+        assert mailbox.functions.getTaskStatus(task_hash).call() == VERIFIED
+        return
+    assert_reverts(submit, stack.app, "TimestampAtCreation()")
+    _next_transaction_at(chain, at + 1)
+    send(chain, submit, stack.app)
+    assert mailbox.functions.getTaskStatus(task_hash).call() == VERIFIED

@@ -29,6 +29,10 @@ contract TaskMailbox is ITaskMailbox, Ownable, ReentrancyGuard, SemVer {
     address public immutable ECDSA_CERTIFICATE_VERIFIER;
     /// @inheritdoc ITaskMailbox
     uint96 public immutable MAX_TASK_SLA;
+    /// @notice Devnet timing (our addition; false = EigenLayer's rule exactly): a result may also land in the
+    ///         creation second, from the block after the last task creation of that second on. The rule's aim
+    ///         ("no same-block result") holds either way; on a chain with one block per second, both agree.
+    bool public immutable SAME_SECOND_RESULTS;
 
     /// @inheritdoc ITaskMailbox
     uint16 public feeSplit;
@@ -41,6 +45,9 @@ contract TaskMailbox is ITaskMailbox, Ownable, ReentrancyGuard, SemVer {
     bool internal _initialized;
     mapping(bytes32 operatorSetKey => ExecutorOperatorSetTaskConfig) internal _executorOperatorSetTaskConfigs;
     mapping(bytes32 taskHash => Task) internal _tasks;
+    /// @dev With SAME_SECOND_RESULTS: the second and the block of the latest createTask (one slot, not one per task).
+    uint64 internal _lastCreationSecond;
+    uint64 internal _lastCreationBlock;
 
     /// @notice Emitted once by initialize (OpenZeppelin's Initializable event).
     event Initialized(uint8 version);
@@ -49,11 +56,13 @@ contract TaskMailbox is ITaskMailbox, Ownable, ReentrancyGuard, SemVer {
         address _bn254CertificateVerifier,
         address _ecdsaCertificateVerifier,
         uint96 _maxTaskSLA,
+        bool _sameSecondResults,
         string memory _version
     ) SemVer(_version) {
         BN254_CERTIFICATE_VERIFIER = _bn254CertificateVerifier;
         ECDSA_CERTIFICATE_VERIFIER = _ecdsaCertificateVerifier;
         MAX_TASK_SLA = _maxTaskSLA;
+        SAME_SECOND_RESULTS = _sameSecondResults;
         _transferOwnership(msg.sender);
     }
 
@@ -133,7 +142,9 @@ contract TaskMailbox is ITaskMailbox, Ownable, ReentrancyGuard, SemVer {
         Task storage task = _tasks[taskHash];
         TaskStatus status = _statusOf(task);
         if (status != TaskStatus.CREATED) revert InvalidTaskStatus(TaskStatus.CREATED, status);
-        if (block.timestamp <= task.creationTime) revert TimestampAtCreation();
+        if (block.timestamp <= task.creationTime && !_laterBlockOfCreationSecond(task.creationTime)) {
+            revert TimestampAtCreation();
+        }
 
         ExecutorOperatorSetTaskConfig memory config = task.executorOperatorSetTaskConfig;
         config.taskHook.validatePreTaskResultSubmission(msg.sender, taskHash, executorCert, result);
@@ -223,6 +234,10 @@ contract TaskMailbox is ITaskMailbox, Ownable, ReentrancyGuard, SemVer {
         Task storage task = _tasks[taskHash];
         task.creator = msg.sender;
         task.creationTime = uint96(block.timestamp);
+        if (SAME_SECOND_RESULTS) {
+            _lastCreationSecond = uint64(block.timestamp);
+            _lastCreationBlock = uint64(block.number);
+        }
         task.avs = taskParams.executorOperatorSet.avs;
         task.avsFee = avsFee;
         task.refundCollector = taskParams.refundCollector;
@@ -232,6 +247,13 @@ contract TaskMailbox is ITaskMailbox, Ownable, ReentrancyGuard, SemVer {
         task.operatorTableReferenceTimestamp = referenceTimestamp;
         task.executorOperatorSetTaskConfig = config;
         task.payload = taskParams.payload;
+    }
+
+    /// @dev With SAME_SECOND_RESULTS: this block comes after every task created in `creationTime`, which is now.
+    ///      A result sharing its block with a later task of the same second is refused (the caller retries).
+    function _laterBlockOfCreationSecond(uint96 creationTime) internal view returns (bool) {
+        return SAME_SECOND_RESULTS && block.timestamp == creationTime && _lastCreationSecond == creationTime
+            && block.number > _lastCreationBlock;
     }
 
     /// @dev Pays the fee split to the collector and the rest to the AVS's fee collector.
