@@ -20,6 +20,9 @@ def make_web3(rpc_url: str, request_timeout: float = DEFAULT_REQUEST_TIMEOUT, re
     """A Web3 for an http(s) URL or an IPC path (no request is made).
 
     `retries=False` turns off web3's own retry-with-backoff on connection errors (used while probing).
+    Two of web3's default middlewares are left out: "validation" asks the node for eth_chainId before every
+    eth_call and transaction (twice the requests; our transactions carry the chain id TxSender read once), and
+    "ens_name_to_address" walks every request's parameters for ENS names, which we never use.
     """
     from web3 import Web3
 
@@ -31,7 +34,10 @@ def make_web3(rpc_url: str, request_timeout: float = DEFAULT_REQUEST_TIMEOUT, re
     else:
         raise ChainError(f"unsupported RPC URL {rpc_url!r}",
                          hint="use an http:// or https:// URL (e.g. http://127.0.0.1:8545) or a .ipc path")
-    return Web3(provider)
+    w3 = Web3(provider)
+    for name in ("validation", "ens_name_to_address"):
+        w3.middleware_onion.remove(name)
+    return w3
 
 
 def poll_until(check: Callable[[], T | None], timeout: float, what: str,

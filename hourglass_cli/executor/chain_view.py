@@ -7,7 +7,10 @@
 - This operator: registered in the task's executor operator set **at the task's block**
   (``isOperatorRegistered`` + ``KeyRegistrar`` key at ``task_block_number``), with the key this executor signs
   with. If the chain is behind the aggregator, :meth:`ChainView.wait_for_block` waits (with a deadline).
-  Answers for a past block never change, so they are kept (a bounded LRU).
+  Answers for a past block never change, so they are kept (a bounded LRU). A membership confirmed at block B
+  holds at a later block N when neither contract logged anything in (B, N] — every change to registrations,
+  keys or the AVS config emits an event — so a task at a new block costs one ``eth_getLogs`` over the blocks
+  since the last check instead of two ``eth_call``s; any log there means a full check at N.
 - L2 tasks: operator sets live on L1, tasks may come from an L2 TaskMailbox, and a TaskSubmission names the
   task's block but not its chain. With an L2 configured (:meth:`ChainView.set_l2`) a task is an L2 task when the
   L2 mailbox holds it at ``task_block_number`` with a ``creationTime`` equal to that L2 block's timestamp; its
@@ -95,6 +98,8 @@ class ChainView:
         self._timed: dict[Any, tuple[float, Any]] = {}
         self._curves: dict[int, CurveType] = {}
         self._members: OrderedDict[tuple[int, int], bool] = OrderedDict()
+        self._member_since: dict[tuple[int, bytes], tuple[int, int]] = {}  # (set, key) → member at [lo, hi]
+        self._latest_seen = 0
         self.l2_w3: Web3 | None = None
         self.l2_mailbox: Any = None
         self._l1_at: OrderedDict[int, int] = OrderedDict()
@@ -207,12 +212,17 @@ class ChainView:
 
     def latest_block(self) -> int:
         try:
-            return int(self.w3.eth.block_number)
+            latest = int(self.w3.eth.block_number)
         except Exception as exc:  # noqa: BLE001
             raise ChainError(f"reading the block number failed: {type(exc).__name__}") from None
+        with self._lock:
+            self._latest_seen = max(self._latest_seen, latest)
+        return latest
 
     def wait_for_block(self, number: int, timeout: float, stop: threading.Event | None = None) -> None:
         """Return once the chain has block ``number``; BlockNotReached after ``timeout`` seconds."""
+        if number <= self._latest_seen:  # seen before: no request
+            return
         end = time.monotonic() + timeout
         pause = stop or threading.Event()
         delay = 0.02
@@ -275,12 +285,35 @@ class ChainView:
                 self._l1_at.popitem(last=False)
         return lo
 
+    def _unchanged_since(self, set_id: int, own_key: bytes, block: int) -> bool:
+        """Whether a membership confirmed earlier still holds at ``block`` (see the module's docstring)."""
+        with self._lock:
+            span = self._member_since.get((set_id, own_key))
+        if span is None or block < span[0]:
+            return False
+        if block <= span[1]:
+            return True
+        try:
+            logs = self.w3.eth.get_logs({"fromBlock": span[1] + 1, "toBlock": block,
+                                         "address": [self.registrar.address, self.key_registrar.address]})
+        except Exception as exc:  # noqa: BLE001
+            raise ChainError(f"reading registration logs failed: {type(exc).__name__}: {str(exc)[:200]}") from None
+        if logs:
+            return False
+        with self._lock:
+            if self._member_since.get((set_id, own_key)) == span:
+                self._member_since[(set_id, own_key)] = (span[0], block)
+        return True
+
     def check_membership(self, set_id: int, block: int, own_key: bytes) -> None:
         """NotMember unless this operator is in executor set ``set_id`` at ``block`` with ``own_key``."""
+        own_key = bytes(own_key)
         with self._lock:
             if self._members.get((set_id, block)):
                 self._members.move_to_end((set_id, block))
                 return
+        if self._unchanged_since(set_id, own_key, block):
+            return
         config = self.avs_config()
         if set_id not in config.executor_operator_set_ids:
             raise NotMember(f"operator set {set_id} is not an executor operator set of AVS {self.avs} "
@@ -296,10 +329,13 @@ class ChainView:
         if key is None:
             raise NotMember(f"operator {self.operator} has no {curve.name} key in operator set {set_id} "
                             f"at block {block}")
-        if key != bytes(own_key):
+        if key != own_key:
             raise NotMember(f"the key registered for {self.operator} in operator set {set_id} at block {block} "
                             "is not this executor's key")
         with self._lock:
+            span = self._member_since.get((set_id, own_key))
+            if span is None or block > span[1]:
+                self._member_since[(set_id, own_key)] = (block, block)
             self._members[(set_id, block)] = True
             while len(self._members) > _MEMBERSHIP_CACHE:
                 self._members.popitem(last=False)
