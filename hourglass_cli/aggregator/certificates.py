@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from hourglass_cli.chain import certificates as encoding
@@ -40,7 +41,7 @@ def bn254_witnesses(members: Sequence[Member], non_signers: Iterable[int],
                     cached: Collection[int] = ()) -> list[tuple[Any, ...]]:
     """Witnesses for `non_signers` in index order: index-only for `cached` ones, Merkle proofs otherwise."""
     indices = sorted(set(non_signers))
-    leaves = [merkle.operator_info_leaf(m.g1, list(m.weights)) for m in members] if members else []
+    leaves = _leaves(tuple(members)) if members and indices else ()
     out = []
     for index in indices:
         if index in cached:
@@ -49,6 +50,12 @@ def bn254_witnesses(members: Sequence[Member], non_signers: Iterable[int],
             m = members[index]
             out.append(encoding.bn254_witness(index, merkle.merkle_proof(leaves, index), m.g1, list(m.weights)))
     return out
+
+
+@lru_cache(maxsize=64)
+def _leaves(members: tuple[Member, ...]) -> tuple[bytes, ...]:
+    """The operator table's Merkle leaves (one keccak each), kept per table: every certificate reuses them."""
+    return tuple(merkle.operator_info_leaf(m.g1, list(m.weights)) for m in members)
 
 
 def build_bn254_certificate(reference_timestamp: int, message_hash: bytes, signatures: Sequence[bn254.G1Point],

@@ -29,14 +29,14 @@ _names_lock = threading.Lock()
 def remember(address: str, name: str) -> None:
     """Record that `address` holds contract `name` (used in error messages)."""
     with _names_lock:
-        _names[to_checksum_address(address)] = name
+        _names[address.lower()] = name  # lower case: no keccak per lookup (checksumming is the costly part)
 
 
 def contract_name_at(address: str | None, selector: bytes | None = None) -> str:
     """The artifact name bound at `address`; else the one contract declaring `selector`; else the address."""
     if address:
         with _names_lock:
-            name = _names.get(to_checksum_address(address))
+            name = _names.get(address.lower())
         if name:
             return name
     if selector:

@@ -14,6 +14,7 @@ Inputs are validated strictly (Go's ``HexToHash`` would silently pad a short id;
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from eth_hash.auto import keccak
 from eth_utils import is_checksum_address
@@ -79,10 +80,16 @@ def address_bytes(address: str | bytes, what: str = "address") -> bytes:
         shown = address[:80] if isinstance(address, str) else type(address).__name__
         raise WireFormatError(f"{what} must be 0x followed by 40 hex digits, got {shown!r}")
     digits = address[2:]
-    if digits != digits.lower() and digits != digits.upper() and not is_checksum_address(address):
+    if digits != digits.lower() and digits != digits.upper() and not _checksum_valid(address):
         raise WireFormatError(f"{what} {address} has mixed case but an invalid EIP-55 checksum",
                               hint="copy the address again, or write it all in lower case")
     return bytes.fromhex(digits)
+
+
+@lru_cache(maxsize=4096)
+def _checksum_valid(address: str) -> bool:
+    """EIP-55 check, cached: the same few addresses (AVS, aggregator, operators) arrive with every task."""
+    return bool(is_checksum_address(address))
 
 
 def _uint(value: int, bits_max: int, what: str) -> int:
