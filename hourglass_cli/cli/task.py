@@ -34,12 +34,13 @@ def _group() -> None:
 
 
 def _target(project: Path | None, rpc: str | None, mailbox: str | None, avs: str | None, key_env: str | None,
-            store: str | None = None) -> Target:
+            store: str | None = None, *, with_key: bool = False) -> Target:
+    """Where the command goes; the devnet's task-creator key only for `submit` (deriving it imports eth-account)."""
     from hourglass_cli.tasks.target import devnet_target, explicit_target
 
     if rpc:
         return explicit_target(rpc, mailbox, avs, key_env, store)
-    return devnet_target(project or ".")
+    return devnet_target(project or ".", with_key=with_key)
 
 
 def _result_abi(target: Target, given: str | None) -> str:
@@ -117,7 +118,7 @@ def submit(
     if signature is None and payload is None:
         raise UsageError("nothing to send", hint='give a 0x… PAYLOAD or --signature "(uint256)" --args "(5)"')
     data = encode_payload(signature, args or "") if signature is not None else parse_payload(payload or "")
-    target = _target(project, rpc, mailbox, avs, key_env, store)
+    target = _target(project, rpc, mailbox, avs, key_env, store, with_key=True)
     abi = _result_abi(target, result_abi)
     if abi:
         split_types(abi)  # a bad --result-abi fails before the task is created

@@ -3,6 +3,10 @@
 The wait installs a log filter for TaskVerified of that task hash and polls `eth_getFilterChanges` every
 50 ms until a deadline; between polls it reads the aggregator's store (when known) so a task the aggregator
 gave up on (performer errors, threshold unreachable, SLA passed) ends at once with the aggregator's reason.
+
+The client speaks JSON-RPC through `tasks.rpc` and `tasks.mailbox` and never imports web3 (half a second of a
+task command's start-up); eth-account is imported only to sign a createTask. `TaskClient.w3` and
+`TaskClient.mailbox` still hand out web3 objects, made on first use, for callers that want them.
 """
 
 from __future__ import annotations
@@ -10,12 +14,19 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hourglass_cli.aggregator import store as st
 from hourglass_cli.errors import ChainError, HourglassError
+from hourglass_cli.tasks.rpc import quantity
 from hourglass_cli.tasks.store_view import StoreView, TaskView
 from hourglass_cli.tasks.target import Target
+
+if TYPE_CHECKING:
+    from web3 import Web3
+    from web3.contract import Contract
+
+    from hourglass_cli.tasks.mailbox import Sender
 
 POLL_INTERVAL = 0.05
 STATUS_NAMES = {0: "NONE", 1: "CREATED", 2: "VERIFIED", 3: "EXPIRED"}
@@ -56,50 +67,67 @@ class Outcome:
 
 
 class TaskClient:
-    """Talks to one mailbox for one target."""
+    """Talks to one mailbox for one target, over plain JSON-RPC (`tasks.rpc`; web3 is not imported)."""
 
     def __init__(self, target: Target, connect_timeout: float = 10.0) -> None:
-        from hourglass_cli.chain.connection import connect
-        from hourglass_cli.chain.contracts import contract
+        from hourglass_cli.tasks.mailbox import Mailbox
+        from hourglass_cli.tasks.rpc import transport, wait_ready
 
         self.target = target
-        self.w3 = connect(target.rpc_url, timeout=connect_timeout)
-        self.mailbox = contract(self.w3, "TaskMailbox", target.mailbox)
+        self.rpc = transport(target.rpc_url)
+        self.chain_id = wait_ready(self.rpc, connect_timeout)
+        self.task_mailbox = Mailbox(self.rpc, target.mailbox)
         self.store = StoreView(target.store_path, target.chain)
-        from eth_utils import event_abi_to_log_topic
+        self.verified_topic = "0x" + self.task_mailbox.topic("TaskVerified").hex()
+        self._sender: Sender | None = None
+        self._w3: Any = None
+        self._contract: Any = None
 
-        abi = next(e for e in self.mailbox.abi if e.get("type") == "event" and e.get("name") == "TaskVerified")
-        self.verified_topic = "0x" + event_abi_to_log_topic(abi).hex()
+    @property
+    def w3(self) -> Web3:
+        """A web3 connection to the target's chain, made on first use (the task commands never use it)."""
+        if self._w3 is None:
+            from hourglass_cli.chain.connection import make_web3
+
+            self._w3 = make_web3(self.target.rpc_url)
+        return self._w3
+
+    @property
+    def mailbox(self) -> Contract:
+        """The TaskMailbox as a web3 contract, made on first use (for callers that want web3)."""
+        if self._contract is None:
+            from hourglass_cli.chain.contracts import contract
+
+            self._contract = contract(self.w3, "TaskMailbox", self.target.mailbox)
+        return self._contract
 
     # ---------------------------------------------------------------- create
 
     def submit(self, payload: bytes, operator_set: int = 1) -> Submitted:
         """createTask from the target's account; returns once the receipt is in."""
-        from hourglass_cli.chain import avs as calls
-        from hourglass_cli.chain.events import decode_logs
-        from hourglass_cli.chain.sender import TxSender
+        from hourglass_cli.tasks.mailbox import Sender, create_task
 
         if not self.target.key:
             raise HourglassError("no account to create the task from",
                                  hint="give --key-env VAR with the private key in that environment variable")
-        sender = TxSender(self.w3, self.target.key, label="task creator")
+        if self._sender is None:
+            self._sender = Sender(self.rpc, self.target.key, self.chain_id)
         sent = time.time()
-        task_hash, receipt = calls.create_task(sender, self.mailbox, self.target.avs, operator_set, payload,
-                                               gas=3_000_000)
+        event, receipt = create_task(self._sender, self.task_mailbox, self.target.avs, operator_set, payload,
+                                     gas=3_000_000)
         created = time.time()
-        (event,) = decode_logs(self.mailbox, receipt, "TaskCreated")
-        block = self.w3.eth.get_block(receipt["blockNumber"])
-        return Submitted("0x" + task_hash.hex(), bytes(payload), int(receipt["blockNumber"]),
+        block = self.rpc.request("eth_getBlockByNumber", [hex(receipt["blockNumber"]), False])
+        return Submitted("0x" + bytes(event["taskHash"]).hex(), bytes(payload), int(receipt["blockNumber"]),
                          "0x" + bytes(receipt["transactionHash"]).hex(), int(event["taskDeadline"]),
-                         int(block["timestamp"]), sent, created)
+                         quantity(block["timestamp"]), sent, created)
 
     # ---------------------------------------------------------------- read
 
     def chain_status(self, task_hash: str) -> int:
-        return int(self.mailbox.functions.getTaskStatus(bytes.fromhex(task_hash[2:])).call())
+        return int(self.task_mailbox.call("getTaskStatus", bytes.fromhex(task_hash[2:])))
 
     def chain_result(self, task_hash: str) -> bytes:
-        return bytes(self.mailbox.functions.getTaskResult(bytes.fromhex(task_hash[2:])).call())
+        return bytes(self.task_mailbox.call("getTaskResult", bytes.fromhex(task_hash[2:])))
 
     def outcome(self, task_hash: str, sent_at: float | None = None, verified_at: float | None = None) -> Outcome:
         """The task as the chain and the aggregator's store see it now."""
@@ -211,7 +239,7 @@ class _VerifiedWatcher:
 
     def __init__(self, client: TaskClient, task_hash: str, from_block: int) -> None:
         self.client, self.task_hash = client, task_hash
-        self.spec: dict[str, Any] = {"address": client.mailbox.address, "fromBlock": hex(from_block),
+        self.spec: dict[str, Any] = {"address": client.task_mailbox.address, "fromBlock": hex(from_block),
                                      "topics": [client.verified_topic, None, task_hash]}
         self.filter_id: str | None = None
         try:
@@ -221,10 +249,7 @@ class _VerifiedWatcher:
         self.first = True
 
     def _rpc(self, method: str, params: list[Any]) -> Any:
-        response = self.client.w3.provider.make_request(method, params)  # type: ignore[arg-type]
-        if "error" in response:
-            raise ChainError(f"{method} failed: {response['error']}")
-        return response.get("result")
+        return self.client.rpc.request(method, params)
 
     def seen(self) -> bool:
         """True once the task's TaskVerified is on chain."""

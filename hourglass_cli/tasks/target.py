@@ -29,9 +29,11 @@ class Target:
         return self.operators.get(address.lower(), address)
 
 
-def devnet_target(project: str | Path = ".") -> Target:
-    """The devnet running in the project at or above `project` (DevnetError if there is none)."""
-    from hourglass_cli.devnet.accounts import derive_account
+def devnet_target(project: str | Path = ".", with_key: bool = True) -> Target:
+    """The devnet running in the project at or above `project` (DevnetError if there is none).
+
+    `with_key=False` leaves the key empty (reading tasks needs none): deriving it imports eth-account.
+    """
     from hourglass_cli.devnet.state import devnet_dir, load_state, project_root
 
     root = project_root(project)
@@ -46,8 +48,14 @@ def devnet_target(project: str | Path = ".") -> Target:
     operators = {str(op["address"]).lower(): str(op["name"])
                  for op in (state.operators or {}).get("operators", []) if op.get("role") == "executor"}
     return Target(rpc_url=chain.endpoint, mailbox=state.deployment["task_mailbox"], avs=state.deployment["avs"],
-                  key=derive_account(APP_ACCOUNT).private_key, store_path=_store_of(state),
+                  key=_app_key() if with_key else b"", store_path=_store_of(state),
                   operators=operators, project_dir=root)
+
+
+def _app_key() -> bytes:
+    from hourglass_cli.devnet.accounts import derive_account
+
+    return derive_account(APP_ACCOUNT).private_key
 
 
 def _store_of(state: object) -> Path | None:

@@ -1,0 +1,233 @@
+"""The TaskMailbox as the task commands use it, over plain JSON-RPC (see `tasks.rpc` for why not web3).
+
+Calls are encoded and decoded with eth-abi from the contract's artifact; `createTask` is signed with
+eth-account (`Account.sign_transaction`, the library's own transaction encoding) and sent raw. The sending
+policy is `chain.sender.TxSender`'s, for the one transaction the task commands send: fees from the latest
+block (reused for a few seconds), the nonce counted locally and re-read after a nonce error, receipts
+polled with a deadline, and a failed transaction replayed as an eth_call so the revert is named
+("TaskMailbox.createTask reverted: PayloadIsEmpty()").
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from eth_abi import decode, encode
+from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, to_checksum_address
+
+from hourglass_cli.chain.abi import abi_types, checksummed
+from hourglass_cli.errors import ChainError
+from hourglass_cli.tasks.rpc import RpcError, Transport, quantity
+
+if TYPE_CHECKING:
+    from hourglass_cli.chain.events import DecodedEvent
+
+NAME = "TaskMailbox"
+
+
+def _hex(data: bytes) -> str:
+    return "0x" + bytes(data).hex()
+
+
+def _unhex(value: str | None) -> bytes:
+    text = value or "0x"
+    return bytes.fromhex(text[2:] if text.startswith(("0x", "0X")) else text)
+
+
+class Mailbox:
+    """A TaskMailbox at `address`: `call` for views, `calldata` for transactions, event topics; `abi`/`address`
+    as a web3 contract has them (so `chain.events.decode_logs` takes it)."""
+
+    def __init__(self, rpc: Transport, address: str) -> None:
+        from hourglass_cli.compiler.artifacts import load_artifact
+
+        self.rpc = rpc
+        self.address = to_checksum_address(address)
+        self.abi: list[dict[str, Any]] = load_artifact(NAME)["abi"]
+
+    def _entry(self, kind: str, name: str) -> dict[str, Any]:
+        found = [e for e in self.abi if e.get("type") == kind and e.get("name") == name]
+        if len(found) != 1:
+            raise ChainError(f"{NAME} has {len(found) or 'no'} {kind}s named {name}",
+                             hint="the contract artifacts do not match this client; reinstall hourglass")
+        return found[0]
+
+    def calldata(self, function: str, *args: Any) -> bytes:
+        entry = self._entry("function", function)
+        return function_abi_to_4byte_selector(entry) + encode(abi_types(entry["inputs"]), args)
+
+    def call(self, function: str, *args: Any, block: str | int = "latest") -> Any:
+        """eth_call of a view; one output is returned as itself, several as a tuple."""
+        entry = self._entry("function", function)
+        data = function_abi_to_4byte_selector(entry) + encode(abi_types(entry["inputs"]), args)
+        tag = block if isinstance(block, str) else hex(block)
+        raw = _unhex(self.rpc.request("eth_call", [{"to": self.address, "data": _hex(data)}, tag]))
+        outputs = entry.get("outputs", [])
+        values = tuple(checksummed(p, v) for p, v in zip(outputs, decode(abi_types(outputs), raw)))
+        return values[0] if len(values) == 1 else values
+
+    def topic(self, event: str) -> bytes:
+        return event_abi_to_log_topic(self._entry("event", event))
+
+
+def receipt_of(raw: dict[str, Any]) -> dict[str, Any]:
+    """A JSON-RPC receipt with the fields callers read as ints/bytes (as web3 formats them)."""
+    receipt = dict(raw)
+    for key in ("status", "blockNumber", "gasUsed", "cumulativeGasUsed", "transactionIndex", "effectiveGasPrice"):
+        if receipt.get(key) is not None:
+            receipt[key] = quantity(receipt[key])
+    receipt["transactionHash"] = _unhex(receipt.get("transactionHash"))
+    logs = []
+    for log in receipt.get("logs") or []:
+        log = dict(log)
+        for key in ("blockNumber", "logIndex", "transactionIndex"):
+            if log.get(key) is not None:
+                log[key] = quantity(log[key])
+        logs.append(log)
+    receipt["logs"] = logs
+    return receipt
+
+
+class Sender:
+    """Signs with a local key and sends raw transactions over `rpc` (TxSender's policy, see the module doc)."""
+
+    def __init__(self, rpc: Transport, private_key: bytes | str, chain_id: int) -> None:
+        from eth_account import Account  # the one heavy import of `task submit`: signing needs it
+
+        from hourglass_cli.chain import sender as policy  # TxSender's fee TTL, retries and error classes
+
+        try:
+            account = Account.from_key(private_key)
+        except Exception:  # noqa: BLE001 - never echo the key
+            raise ChainError("invalid private key for a transaction sender",
+                             hint="pass 32 bytes or 0x-prefixed hex of a secp256k1 key") from None
+        self.rpc = rpc
+        self.chain_id = chain_id
+        self.policy = policy
+        self.address: str = account.address
+        self.__account = account  # name-mangled; never in reprs
+        self._nonce: int | None = None
+        self._fees: dict[str, int] | None = None
+        self._fees_at = 0.0
+
+    def __repr__(self) -> str:
+        return f"Sender(address={self.address!r})"
+
+    def fees(self, refresh: bool = False) -> dict[str, int]:
+        now = time.monotonic()
+        if not refresh and self._fees is not None and now - self._fees_at < self.policy._FEE_TTL:
+            return self._fees
+        block = self.rpc.request("eth_getBlockByNumber", ["latest", False])
+        base = block.get("baseFeePerGas")
+        if base is None:
+            fees = {"gasPrice": quantity(self.rpc.request("eth_gasPrice", []))}
+        else:
+            tip = min(10**9, max(1, quantity(base)))  # 1 gwei, but no more than the base fee on cheap chains
+            fees = {"maxFeePerGas": 2 * quantity(base) + tip, "maxPriorityFeePerGas": tip}
+        self._fees, self._fees_at = fees, now
+        return fees
+
+    def send(self, to: str, data: bytes, gas: int, what: str) -> tuple[bytes, dict[str, Any]]:
+        """Sign and send; (transaction hash, the request as an eth_call would replay it)."""
+        from hourglass_cli.chain.reverts import revert_data, revert_error
+
+        request: dict[str, Any] = {"from": self.address, "to": to_checksum_address(to), "data": _hex(data),
+                                   "value": 0, "gas": int(gas)}
+        fees = self.fees()
+        last_error: Exception | None = None
+        for _attempt in range(self.policy._SEND_ATTEMPTS):
+            if self._nonce is None:
+                self._nonce = quantity(self.rpc.request("eth_getTransactionCount", [self.address, "pending"]))
+            tx = {"to": request["to"], "data": request["data"], "value": 0, "gas": int(gas), "nonce": self._nonce,
+                  "chainId": self.chain_id, **fees}
+            signed = self.__account.sign_transaction(tx)
+            try:
+                tx_hash = _unhex(self.rpc.request("eth_sendRawTransaction", [_hex(signed.raw_transaction)]))
+            except RpcError as exc:
+                text = exc.rpc_message.lower()
+                if any(m in text for m in self.policy._NONCE_MESSAGES):
+                    if self._known(signed.hash):  # ours after all (a resend on a fresh connection)
+                        self._nonce += 1
+                        return bytes(signed.hash), request
+                    self._nonce = None  # resync from the node
+                    last_error = exc
+                    continue
+                if any(m in text for m in self.policy._FEE_MESSAGES):
+                    last_error = exc
+                    fees = self.fees(refresh=True)
+                    continue
+                self._nonce = None  # unknown whether the node kept it
+                if "revert" in text or revert_data(exc):
+                    raise revert_error(what, exc) from None
+                raise ChainError(f"{what} from {self.address}: sending failed: {exc.error}",
+                                 hint="check the sender's balance and the RPC URL") from None
+            except ChainError as exc:
+                self._nonce = None
+                raise ChainError(f"{what} from {self.address}: sending failed: {exc}",
+                                 hint="check the sender's balance and the RPC URL") from None
+            self._nonce += 1
+            return tx_hash, request
+        raise ChainError(f"{what}: the node kept rejecting the transaction: {last_error}",
+                         hint="another process may be sending from the same account; retry") from None
+
+    def _known(self, tx_hash: bytes) -> bool:
+        try:
+            return self.rpc.request("eth_getTransactionByHash", [_hex(tx_hash)]) is not None
+        except ChainError:
+            return False
+
+    def wait(self, tx_hash: bytes, request: dict[str, Any], what: str,
+             timeout: float | None = None) -> dict[str, Any]:
+        """The successful receipt (polled with a deadline; short first polls: automining answers at once)."""
+        if timeout is None:
+            timeout = self.policy.DEFAULT_RECEIPT_TIMEOUT
+        deadline = time.monotonic() + timeout
+        delay = 0.001
+        while True:
+            raw = self.rpc.request("eth_getTransactionReceipt", [_hex(tx_hash)])
+            if raw is not None and raw.get("blockNumber") is not None:
+                receipt = receipt_of(raw)
+                if receipt["status"] != 1:
+                    raise self._failure(request, receipt, what)
+                return receipt
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ChainError(f"{what}: no receipt for {_hex(tx_hash)} within {timeout:g} s",
+                                 hint="is the chain mining? (a stalled node, or anvil started with --no-mining)")
+            time.sleep(min(delay, remaining))  # poll interval, bounded by the deadline
+            delay = min(delay * 2, 0.1)
+
+    def _failure(self, request: dict[str, Any], receipt: dict[str, Any], what: str) -> ChainError:
+        """Replay the failed transaction as an eth_call in its block to get the revert reason."""
+        from hourglass_cli.chain.reverts import RevertError, revert_data, revert_error
+
+        block = receipt["blockNumber"]
+        if receipt["gasUsed"] >= request["gas"]:
+            # A revert hands back the unused gas; only an exceptional halt burns all of it.
+            return ChainError(f"{what} ran out of gas (limit {request['gas']:,}) in block {block}",
+                              hint="send it with a higher gas limit (or let the sender estimate it)")
+        call = {**request, "gas": hex(request["gas"]), "value": hex(request["value"])}
+        data = None
+        try:
+            self.rpc.request("eth_call", [call, hex(block)])
+        except ChainError as exc:
+            data = revert_data(exc)
+        if data:
+            return revert_error(what, data=data)
+        return RevertError(f"{what} reverted in block {block} (replaying it did not reproduce the error)")
+
+
+def create_task(sender: Sender, mailbox: Mailbox, avs: str, set_id: int, payload: bytes, *,
+                gas: int = 3_000_000, timeout: float | None = None) -> tuple[DecodedEvent, dict[str, Any]]:
+    """createTask((refundCollector = the sender, (avs, set_id), payload)); (its TaskCreated event, receipt)."""
+    from hourglass_cli.chain.events import decode_logs
+    from hourglass_cli.chain.structs import operator_set
+
+    what = f"{NAME}.createTask"
+    data = mailbox.calldata("createTask", (sender.address, operator_set(avs, set_id), bytes(payload)))
+    tx_hash, request = sender.send(mailbox.address, data, gas, what)
+    receipt = sender.wait(tx_hash, request, what, timeout)
+    (event,) = decode_logs(mailbox, receipt, "TaskCreated")  # type: ignore[arg-type]
+    return event, receipt
+
