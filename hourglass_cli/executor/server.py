@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import socket
 import sys
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from hourglass_cli.chain.structs import CurveType
 from hourglass_cli.errors import ConfigError, HourglassError, UsageError
 from hourglass_cli.executor.config import ExecutorConfig
+from hourglass_cli.ports import free_port
 from hourglass_cli.executor.runtimes.base import (
     PerformerRuntime,
     RuntimeContext,
@@ -41,13 +41,6 @@ DEFAULT_GRACE_SECONDS = 10.0
 
 class ExecutorStartError(HourglassError):
     """The executor could not start (port taken, performer not healthy, …)."""
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port the OS says is free now (for ``port = 0``)."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def _address(host: str, port: int) -> str:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
@@ -22,6 +21,7 @@ from typing import Any
 
 from hourglass_cli.config import CONFIG_FILENAME, ProjectConfig, find_config, load_config
 from hourglass_cli.errors import HourglassError
+from hourglass_cli.ports import free_port
 
 BUILD_DIR = Path(".hourglass") / "build"
 _MARK = "@@hourglass-import-check@@"
@@ -148,13 +148,6 @@ def check_import(project_dir: Path, module: str, python: str, timeout: float) ->
                 "virtualenv), or point [performer].command at the right interpreter")
     raise ProjectBuildError(f"importing the performer module {module} failed{where}: "
                             f"{outcome['type']}: {outcome['error']}\n{outcome.get('trace', '').rstrip()}", hint=hint)
-
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
 
 
 def check_serves(project_dir: Path, command: Sequence[str], deadline_s: float, log_path: Path) -> int:

@@ -3,7 +3,6 @@ image of the example square performer. Nothing is skipped: a dockerd that cannot
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -21,13 +20,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     if _timings:
         text = " ".join(f"{name}={seconds:.1f}s" for name, seconds in _timings.items())
         terminalreporter.write_line(f"docker setup: {text}")
-
-
-def free_port() -> int:
-    """A port nothing listens on now, on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

@@ -33,7 +33,7 @@ from hourglass_cli.executor.runtimes.docker import (
     parse_memory,
     remove_managed_containers,
 )
-from tests.docker.conftest import free_port
+from hourglass_cli.ports import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -6,14 +6,12 @@ the child's exit (so a crash is seen at once); stopping waits on the process wit
 
 from __future__ import annotations
 
-import errno
 import http.client
 import json
 import os
 import select
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -21,26 +19,8 @@ import time
 from pathlib import Path
 
 from hourglass_cli.errors import DevnetError
+from hourglass_cli.ports import free_port, port_in_use  # noqa: F401 - re-exported for the devnet modules
 
-
-def free_port(host: str = "127.0.0.1") -> int:
-    """A port nothing listens on right now (the kernel's pick)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_in_use(host: str, port: int) -> bool:
-    """True if something listens on host:port (SO_REUSEADDR: a TIME_WAIT leftover is not "in use")."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
-                return True
-            raise
-    return False
 
 
 def choose_port(host: str, port: int | None) -> int:
