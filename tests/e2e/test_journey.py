@@ -9,7 +9,6 @@ numbers (decoded n² checked) → a task the performer fails ends non-zero with 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +86,11 @@ def test_text_output_names_result_hash_and_stages(journey: Journey) -> None:
 
 
 def test_a_task_the_performer_fails_ends_non_zero_with_the_reason(journey: Journey) -> None:
-    started = time.monotonic()
     error = failed(hg(journey.project, "task", "submit", "--signature", "(uint256)", "--args", f"({UNLUCKY})",
                       "--timeout", "60"))
-    assert time.monotonic() - started < 30, "a failing task must end well before its timeout"
+    # Ended by the aggregator's verdict, not by the 60 s timeout (whose message would say so).
     assert "failed: the aggregator gave up (failed): threshold cannot be met" in error, error
+    assert "did not" not in error and "timeout" not in error.lower(), error
     assert f"executor-1: INTERNAL: performer error: failed to handle task: unlucky number {UNLUCKY}" in error
     assert "hourglass task status 0x" in error
 
@@ -102,11 +101,9 @@ def test_bad_args_are_a_usage_error_before_anything_is_sent(journey: Journey) ->
 
 
 def test_no_wait_returns_the_hash_and_status_shows_it_verified_later(journey: Journey) -> None:
-    started = time.monotonic()
     doc = json.loads(ok(hg(journey.project, "task", "submit", "--signature", "(uint256)", "--args", "(11)",
                            "--no-wait", "--json")).stdout)
-    assert doc["status"] == "CREATED" and len(doc["task_hash"]) == 66
-    assert time.monotonic() - started < 15
+    assert doc["status"] == "CREATED" and len(doc["task_hash"]) == 66  # returned before verification
 
     def verified() -> dict | None:
         state = json.loads(ok(hg(journey.project, "task", "status", doc["task_hash"], "--result-abi", "(uint256)",
@@ -118,9 +115,11 @@ def test_no_wait_returns_the_hash_and_status_shows_it_verified_later(journey: Jo
 
 
 def test_list_and_watch_show_the_tasks(journey: Journey) -> None:
+    verified = submit(journey.project, 11)["task_hash"]
+    failed(hg(journey.project, "task", "submit", "--signature", "(uint256)", "--args", f"({UNLUCKY})"))
     rows = json.loads(ok(hg(journey.project, "task", "list", "--json")).stdout)
-    assert len(rows) >= 5
-    assert {r["on_chain"] for r in rows} >= {"VERIFIED"}
+    assert len(rows) >= 2
+    assert next(r for r in rows if r["task"] == verified)["on_chain"] == "VERIFIED", rows
     failed_row = next(r for r in rows if r["aggregator"] == "failed")
     assert f"unlucky number {UNLUCKY}" in failed_row["reason"]
     table = ok(hg(journey.project, "task", "list")).stdout
