@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from hourglass_cli.tasks.mailbox import Sender
 
 POLL_INTERVAL = 0.05
+RECORD_GRACE = 1.0  # seconds to wait, after TaskVerified, for the aggregator's own record of the task's end
+RECORD_POLL = 0.005
 STATUS_NAMES = {0: "NONE", 1: "CREATED", 2: "VERIFIED", 3: "EXPIRED"}
 
 
@@ -206,10 +208,28 @@ class TaskClient:
             watcher.close()
 
     def _verified(self, sub: Submitted, seen_at: float) -> Outcome:
+        self._await_record(sub.task_hash)
         out = self.outcome(sub.task_hash, sub.sent_at, seen_at)
         out.payload = sub.payload
         out.timings = {"created": sub.created_at - sub.sent_at, **out.timings}
         return out
+
+    def _await_record(self, task_hash: str) -> None:
+        """Wait (at most RECORD_GRACE) for the aggregator to record how its task ended.
+
+        The aggregator writes its submitResult to the store once the node has taken the transaction and its
+        verdict once the receipt is in; on an automining devnet TaskVerified is on chain before either, and a
+        client that sees it at once would report the task without its certificate stage, or still processing.
+        """
+        if self.target.store_path is None:
+            return
+        deadline = time.monotonic() + RECORD_GRACE
+        pause = threading.Event()
+        while True:
+            view = self.store.task(task_hash)
+            if view is None or view.task.status in st.FINAL or time.monotonic() >= deadline:
+                return
+            pause.wait(RECORD_POLL)
 
     def _progress(self, task_hash: str) -> str:
         view = self.store.task(task_hash)
