@@ -15,7 +15,8 @@ def test_artifact_shape() -> None:
     artifact = load_artifact("TaskMailbox")
     assert artifact["contractName"] == "TaskMailbox"
     assert artifact["sourceName"] == "core/TaskMailbox.sol"
-    assert artifact["bytecode"].startswith("0x60") and len(artifact["deployedBytecode"]) > 1000
+    code = bytes.fromhex(artifact["bytecode"][2:])
+    assert 0x60 <= code[0] <= 0x7F and len(artifact["deployedBytecode"]) > 1000  # starts with a PUSH (free memory ptr)
     assert artifact["methodIdentifiers"]["createTask((address,(address,uint32),bytes))"]
     assert any(item.get("name") == "TaskCreated" for item in artifact["abi"])
 
