@@ -28,7 +28,8 @@ def make_web3(rpc_url: str, request_timeout: float = DEFAULT_REQUEST_TIMEOUT, re
 
     if rpc_url.startswith(("http://", "https://")):
         extra = {} if retries else {"exception_retry_configuration": None}
-        provider = Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}, **extra)
+        provider = Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": request_timeout}, session=_session(),
+                                     **extra)
     elif rpc_url.endswith(".ipc"):
         provider = Web3.IPCProvider(rpc_url, timeout=request_timeout)
     else:
@@ -38,6 +39,21 @@ def make_web3(rpc_url: str, request_timeout: float = DEFAULT_REQUEST_TIMEOUT, re
     for name in ("validation", "ens_name_to_address"):
         w3.middleware_onion.remove(name)
     return w3
+
+
+def _session() -> object:
+    """One requests session for every thread of a Web3, with a connection pool sized for many threads.
+
+    Without it web3 keeps a session per thread in a 100-entry cache: an aggregator with more task threads than
+    that evicts and reconnects (a timer thread per eviction), and every session pools only 10 connections."""
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=128)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
 
 
 def poll_until(check: Callable[[], T | None], timeout: float, what: str,
@@ -59,18 +75,34 @@ def poll_until(check: Callable[[], T | None], timeout: float, what: str,
         delay = min(delay * 2, 0.25)
 
 
-def wait_ready(w3: Web3, timeout: float = DEFAULT_CONNECT_TIMEOUT, what: str | None = None) -> int:
-    """Wait until the node answers `eth_chainId`; returns the chain id."""
+def shown_url(url: str) -> str:
+    """`url` with the password of its user info, if any, as *** (for messages and logs)."""
+    from urllib.parse import urlsplit
+
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return url
+    return url if password is None else url.replace(f":{password}@", ":***@", 1)
+
+
+def wait_answer(chain_id: Callable[[], int], timeout: float, name: str) -> int:
+    """Call `chain_id` (an eth_chainId request) until it answers; ChainError naming `name` after `timeout` s.
+
+    Shared by web3's path (`wait_ready`) and the task commands' (`tasks.rpc.wait_ready`).
+    """
     last: list[str] = []
 
     def ask() -> int | None:
         try:
-            return int(w3.eth.chain_id)
+            return chain_id()
         except Exception as exc:  # noqa: BLE001 - not up yet: connection refused, 503, ...
-            last[:] = [type(exc).__name__]
+            # A ChainError wrapping the transport's error: name the cause (ConnectionRefusedError, ...).
+            cause = exc.__cause__ if isinstance(exc, ChainError) and exc.__cause__ is not None else exc
+            last[:] = [type(cause).__name__]
             return None
 
-    name = what or _endpoint(w3)
+    name = shown_url(name)
     try:
         return poll_until(ask, timeout, f"a JSON-RPC answer from {name}")
     except ChainError:
@@ -79,6 +111,11 @@ def wait_ready(w3: Web3, timeout: float = DEFAULT_CONNECT_TIMEOUT, what: str | N
             f"the chain at {name} did not answer within {timeout:g} s{reason}",
             hint="start it (`hourglass devnet start`) or check the RPC URL and port",
         ) from None
+
+
+def wait_ready(w3: Web3, timeout: float = DEFAULT_CONNECT_TIMEOUT, what: str | None = None) -> int:
+    """Wait until the node answers `eth_chainId`; returns the chain id."""
+    return wait_answer(lambda: int(w3.eth.chain_id), timeout, what or _endpoint(w3))
 
 
 def connect(rpc_url: str, timeout: float = DEFAULT_CONNECT_TIMEOUT,
