@@ -13,7 +13,7 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from eth_utils import to_checksum_address
 
@@ -95,6 +95,17 @@ def _target(call: Any) -> str | None:
     return getattr(call, "address", None) if hasattr(call, "fn_name") else None
 
 
+def local_account(private_key: bytes | str) -> Any:
+    """The eth-account account of `private_key` (a ChainError that never echoes the key if it is not one)."""
+    from eth_account import Account
+
+    try:
+        return Account.from_key(private_key)
+    except Exception:  # noqa: BLE001 - never echo the key
+        raise ChainError("invalid private key for a transaction sender",
+                         hint="pass 32 bytes or 0x-prefixed hex of a secp256k1 key") from None
+
+
 @dataclass
 class PendingTx:
     """A sent transaction; `wait()` returns its successful receipt or raises ChainError."""
@@ -122,13 +133,7 @@ class TxSender:
         receipt_timeout: float = DEFAULT_RECEIPT_TIMEOUT,
         label: str | None = None,
     ) -> None:
-        from eth_account import Account
-
-        try:
-            account = Account.from_key(private_key)
-        except Exception:  # noqa: BLE001 - never echo the key
-            raise ChainError("invalid private key for a transaction sender",
-                             hint="pass 32 bytes or 0x-prefixed hex of a secp256k1 key") from None
+        account = local_account(private_key)
         self.w3 = w3
         self.address: str = account.address
         self.label = label
@@ -280,15 +285,26 @@ def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float, what: str = "tran
     """Poll for a receipt until `timeout` seconds pass (short first polls: automining answers at once)."""
     from web3.exceptions import TransactionNotFound
 
+    def fetch() -> TxReceipt | None:
+        try:
+            return w3.eth.get_transaction_receipt(tx_hash)
+        except TransactionNotFound:
+            return None
+
+    return poll_receipt(fetch, tx_hash, timeout, what)
+
+
+def poll_receipt(fetch: Callable[[], Any], tx_hash: bytes, timeout: float, what: str = "transaction") -> Any:
+    """Call `fetch` until it returns a mined receipt (one with a blockNumber); ChainError after `timeout` s.
+
+    Shared by TxSender (web3) and the task commands' sender (`tasks.mailbox`, plain JSON-RPC).
+    """
     deadline = time.monotonic() + timeout
     delay = 0.001
     while True:
-        try:
-            receipt = w3.eth.get_transaction_receipt(tx_hash)
-            if receipt is not None and receipt.get("blockNumber") is not None:
-                return receipt
-        except TransactionNotFound:
-            pass
+        receipt = fetch()
+        if receipt is not None and receipt.get("blockNumber") is not None:
+            return receipt
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise ChainError(f"{what}: no receipt for 0x{bytes(tx_hash).hex()} within {timeout:g} s",

@@ -93,15 +93,9 @@ class Sender:
     """Signs with a local key and sends raw transactions over `rpc` (TxSender's policy, see the module doc)."""
 
     def __init__(self, rpc: Transport, private_key: bytes | str, chain_id: int) -> None:
-        from eth_account import Account  # the one heavy import of `task submit`: signing needs it
-
         from hourglass_cli.chain import sender as policy  # TxSender's fee TTL, retries and error classes
 
-        try:
-            account = Account.from_key(private_key)
-        except Exception:  # noqa: BLE001 - never echo the key
-            raise ChainError("invalid private key for a transaction sender",
-                             hint="pass 32 bytes or 0x-prefixed hex of a secp256k1 key") from None
+        account = policy.local_account(private_key)  # eth-account: the one heavy import of `task submit`
         self.rpc = rpc
         self.chain_id = chain_id
         self.policy = policy
@@ -180,23 +174,13 @@ class Sender:
     def wait(self, tx_hash: bytes, request: dict[str, Any], what: str,
              timeout: float | None = None) -> dict[str, Any]:
         """The successful receipt (polled with a deadline; short first polls: automining answers at once)."""
-        if timeout is None:
-            timeout = self.policy.DEFAULT_RECEIPT_TIMEOUT
-        deadline = time.monotonic() + timeout
-        delay = 0.001
-        while True:
-            raw = self.rpc.request("eth_getTransactionReceipt", [_hex(tx_hash)])
-            if raw is not None and raw.get("blockNumber") is not None:
-                receipt = receipt_of(raw)
-                if receipt["status"] != 1:
-                    raise self._failure(request, receipt, what)
-                return receipt
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ChainError(f"{what}: no receipt for {_hex(tx_hash)} within {timeout:g} s",
-                                 hint="is the chain mining? (a stalled node, or anvil started with --no-mining)")
-            time.sleep(min(delay, remaining))  # poll interval, bounded by the deadline
-            delay = min(delay * 2, 0.1)
+        raw = self.policy.poll_receipt(lambda: self.rpc.request("eth_getTransactionReceipt", [_hex(tx_hash)]),
+                                       tx_hash, self.policy.DEFAULT_RECEIPT_TIMEOUT if timeout is None else timeout,
+                                       what)
+        receipt = receipt_of(raw)
+        if receipt["status"] != 1:
+            raise self._failure(request, receipt, what)
+        return receipt
 
     def _failure(self, request: dict[str, Any], receipt: dict[str, Any], what: str) -> ChainError:
         """Replay the failed transaction as an eth_call in its block to get the revert reason."""

@@ -19,6 +19,7 @@ import threading
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from hourglass_cli.chain.connection import shown_url, wait_answer
 from hourglass_cli.errors import ChainError
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -52,10 +53,10 @@ class HttpTransport:
     def __init__(self, url: str, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ChainError(f"unsupported RPC URL {url!r}",
+            raise ChainError(f"unsupported RPC URL {shown_url(url)!r}",
                              hint="use an http:// or https:// URL (e.g. http://127.0.0.1:8545) or a .ipc path")
         self.url = url
-        self._shown = url if parts.password is None else url.replace(f":{parts.password}@", ":***@", 1)
+        self._shown = shown_url(url)
         self.timeout = timeout
         self._https = parts.scheme == "https"
         self._host = parts.hostname
@@ -153,7 +154,7 @@ class Web3Transport:
         try:
             response = provider.make_request(method, params)
         except Exception as exc:  # noqa: BLE001 - web3 and requests raise their own errors
-            raise ChainError(f"{method}: no answer from {self.url} ({type(exc).__name__}: {exc})",
+            raise ChainError(f"{method}: no answer from {shown_url(self.url)} ({type(exc).__name__}: {exc})",
                              hint="check the RPC URL and that the chain is running") from exc
         if response.get("error") is not None:
             raise RpcError(method, response["error"])
@@ -184,27 +185,9 @@ def transport(url: str, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> Transport:
 
 
 def wait_ready(rpc: Transport, timeout: float) -> int:
-    """Wait until the node answers eth_chainId (the message of `chain.connection.wait_ready`); the chain id."""
-    from hourglass_cli.chain.connection import poll_until
-
-    last: list[str] = []
-
-    def ask() -> int | None:
-        try:
-            return quantity(rpc.request("eth_chainId", [], timeout=min(PROBE_TIMEOUT, timeout)))
-        except Exception as exc:  # noqa: BLE001 - not up yet: connection refused, 503, ...
-            cause = exc.__cause__ if isinstance(exc, ChainError) and exc.__cause__ is not None else exc
-            last[:] = [type(cause).__name__]
-            return None
-
-    try:
-        return poll_until(ask, timeout, f"a JSON-RPC answer from {rpc.url}")
-    except ChainError:
-        reason = f" (last error: {last[0]})" if last else ""
-        raise ChainError(
-            f"the chain at {rpc.url} did not answer within {timeout:g} s{reason}",
-            hint="start it (`hourglass devnet start`) or check the RPC URL and port",
-        ) from None
+    """Wait until the node answers eth_chainId (as `chain.connection.wait_ready`); the chain id."""
+    return wait_answer(lambda: quantity(rpc.request("eth_chainId", [], timeout=min(PROBE_TIMEOUT, timeout))),
+                       timeout, rpc.url)
 
 
 def quantity(value: Any) -> int:
