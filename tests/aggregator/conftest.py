@@ -13,6 +13,16 @@ from hourglass_cli.aggregator.server import Aggregator
 from tests.aggregator.stack import Devnet, build_devnet
 
 
+def settled(aggregator: Aggregator, task_hash: str, timeout: float = 10.0) -> object:
+    """The aggregator's final record of a task. TaskVerified can be seen on chain before the aggregator has read
+    its receipt and written the outcome, so a test that saw the event waits for the store too."""
+    from hourglass_cli.aggregator import store as st
+    from tests.aggregator.stack import wait_for
+
+    return wait_for(lambda: (r := aggregator.store.get("l1", task_hash)) and r.status in st.FINAL and r, timeout,
+                    "the aggregator's final record of the task")
+
+
 def start_aggregator(net: Devnet, folder: Path, **settings: object) -> Aggregator:
     aggregator = Aggregator(load_aggregator_config(net.aggregator_config(folder, **settings)))
     aggregator.start()

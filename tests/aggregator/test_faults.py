@@ -20,7 +20,7 @@ from hourglass_cli.chain import certificates as encoding
 from hourglass_cli.chain.sender import reset_nonces
 from hourglass_cli.chain.structs import TaskStatus
 from hourglass_cli.crypto import digests, ecdsa
-from tests.aggregator.conftest import Devnets, start_aggregator
+from tests.aggregator.conftest import Devnets, settled, start_aggregator
 from tests.aggregator.stack import Devnet, wait_for
 
 
@@ -66,6 +66,7 @@ def test_one_executor_down_still_verified(bn254) -> None:
     (witness,) = encoding.decode_bn254_certificate(event["executorCert"])[4]
     again, _ = net.create_task(5)
     (cached,) = encoding.decode_bn254_certificate(net.wait_verified(again)["executorCert"])[4]
+    settled(aggregator, task_hash), settled(aggregator, again)  # the submissions' receipts are recorded
     assert witness[0] == cached[0] == 3 and witness[1] != b"" and cached[1] == b"" and list(cached[2][1]) == []
     gas = {s.gas_used for h in (task_hash, again) for s in aggregator.store.submissions("l1", h) if s.outcome == "ok"}
     full, index_only = (aggregator.store.submissions("l1", h)[-1].gas_used for h in (task_hash, again))

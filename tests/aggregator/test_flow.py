@@ -13,7 +13,7 @@ from hourglass_cli.aggregator import store as st
 from hourglass_cli.aggregator.verify import PAIRINGS
 from hourglass_cli.chain import certificates as encoding
 from hourglass_cli.crypto import digests, ecdsa
-from tests.aggregator.conftest import Devnets
+from tests.aggregator.conftest import Devnets, settled
 
 
 @pytest.mark.parametrize("backend", ["anvil", "embedded"])
@@ -27,8 +27,8 @@ def test_task_verified_with_the_performers_result(devnets: Devnets, backend: str
 
     assert decode(["uint256"], event["result"]) == (12345**2,)
     assert event["aggregator"] == net.accounts.aggregator.address
-    record = aggregator.store.get("l1", task_hash)
-    assert record is not None and record.status == st.COMPLETED and record.tx_hash
+    record = settled(aggregator, task_hash)
+    assert record.status == st.COMPLETED and record.tx_hash
     assert "verified on chain" in (record.reason or "")
     ok = [r for r in aggregator.store.responses("l1", task_hash) if r.outcome == "ok"]
     assert len(ok) >= 3
