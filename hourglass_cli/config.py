@@ -75,7 +75,7 @@ class PerformerSection:
     cpus: float = setting(0.0, "docker runtime: CPU limit (0 = no limit).", min=0, max=256)
     memory: str = setting("", "docker runtime: memory limit such as '512m' or '2g' (empty = no limit).",
                           rule="a number with an optional k/m/g suffix", pattern=_SIZE_RE)
-    docker_host: str = setting("", "docker runtime: the dockerd the devnet and its executors use, e.g. "
+    docker_host: str = setting("", "docker runtime: the dockerd `avs build`, the devnet and its executors use, e.g. "
                                    "'unix:///run/docker.sock' (empty = $DOCKER_HOST, else the default socket).")
 
 

@@ -19,20 +19,14 @@ if TYPE_CHECKING:
 
 
 def docker_client(host: str = "") -> Any:
-    """A docker SDK client for `host` (else $DOCKER_HOST, else the default socket) that answered a ping."""
-    import os
-
-    import docker
+    """`avs build`'s docker client (same dockerd rules), failing as a devnet error."""
+    from hourglass_cli.errors import ToolNotFoundError
+    from hourglass_cli.scaffold.docker import docker_client as reach
 
     try:
-        client = docker.DockerClient(base_url=host) if host else docker.from_env()
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - any failure means "no dockerd there"
-        where = host or os.environ.get("DOCKER_HOST") or "the default docker socket"
-        raise DevnetError(f"cannot reach dockerd at {where}: {exc}",
-                          hint="start dockerd, set DOCKER_HOST or [performer].docker_host, or use "
-                               "[performer].runtime = \"process\"") from None
-    return client
+        return reach(host)
+    except ToolNotFoundError as exc:
+        raise DevnetError(exc.message, hint=exc.hint) from None
 
 
 def ensure_performer_image(sup: Supervisor) -> None:

@@ -31,18 +31,18 @@ def default_image_tag(project_name: str) -> str:
     return f"hourglass-performer/{project_name}:latest"
 
 
-def docker_client() -> Any:
-    """A docker SDK client for ``$DOCKER_HOST`` (or the default socket) that answered a ping."""
+def docker_client(host: str = "") -> Any:
+    """A docker SDK client for `host` (else ``$DOCKER_HOST``, else the default socket) that answered a ping."""
     import docker
 
     try:
-        client = docker.from_env()
+        client = docker.DockerClient(base_url=host) if host else docker.from_env()
         client.ping()
-    except Exception as exc:
-        where = os.environ.get("DOCKER_HOST") or "the default docker socket"
+    except Exception as exc:  # noqa: BLE001 - any failure means "no dockerd there"
+        where = host or os.environ.get("DOCKER_HOST") or "the default docker socket"
         raise ToolNotFoundError(f"cannot reach dockerd at {where}: {exc}",
-                                hint="start dockerd (or set DOCKER_HOST), or use [performer].runtime = "
-                                     "\"process\", which needs no Docker") from None
+                                hint="start dockerd, set DOCKER_HOST or [performer].docker_host, or use "
+                                     "[performer].runtime = \"process\", which needs no Docker") from None
     return client
 
 
@@ -118,7 +118,7 @@ def build_performer_image(project_dir: Path, config: ProjectConfig, *, log_path:
         raise ImageBuildError(f"no Dockerfile at {project_dir / dockerfile}",
                               hint="set [performer].dockerfile, or restore the Dockerfile `hourglass avs init` made")
     own_client = client is None
-    client = client or docker_client()
+    client = client or docker_client(config.performer.docker_host)
     try:
         ensure_base_image(client)
         stage_build_inputs(project_dir)

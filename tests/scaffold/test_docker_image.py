@@ -36,8 +36,10 @@ def test_the_image_builds_and_serves(project: Path, docker_host: str, tmp_path: 
     from hourglass_cli.executor.runtimes.base import build_runtime_env
     from hourglass_cli.executor.runtimes.docker import DockerRuntime
 
-    set_performer(project, runtime='"docker"')
-    monkeypatch.setenv("DOCKER_HOST", docker_host)
+    # The dockerd named in [performer].docker_host, as the devnet's executors use it (DOCKER_HOST unset; the
+    # journey test in tests/docker covers $DOCKER_HOST).
+    set_performer(project, runtime='"docker"', docker_host=f'"{docker_host}"')
+    monkeypatch.delenv("DOCKER_HOST", raising=False)
     report = build_project(without_contracts(project))
     tag = f"hourglass-performer/{NAME}:latest"
     assert report.image == tag and report.steps[-1].detail.startswith(f"built {tag} (sha256:")
