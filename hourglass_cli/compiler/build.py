@@ -7,6 +7,7 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -147,31 +148,40 @@ def build(base: Path | None = None, force: bool = False, solc: Any = None) -> Bu
         if e.get("severity") == "warning"
     ]
 
-    artifacts = _artifacts_from_output(output)
+    previous = read_manifest(base) or {}
+    entries = write_artifacts(out, artifacts_from_output(output), previous.get("artifacts", {}))
+    write_manifest(out, {
+        "format": MANIFEST_FORMAT,
+        "compiler": {"version": SOLC_VERSION, "longVersion": long_version},
+        "settings": compiler_settings(),
+        "sources": hashes,
+        "artifacts": entries,
+    })
+    _load.cache_clear()
+    return BuildResult(True, sorted(entries), out, solc.describe(), seconds, warnings)
+
+
+def write_artifacts(out: Path, artifacts: dict[str, dict[str, Any]],
+                    previous: Iterable[str] = ()) -> dict[str, dict[str, str]]:
+    """Write each artifact atomically as out/NAME.json, delete the `previous` ones no longer built; returns the
+    manifest's entries (source and sha256 of each file)."""
     out.mkdir(parents=True, exist_ok=True)
     entries: dict[str, dict[str, str]] = {}
     for name, artifact in sorted(artifacts.items()):
         data = _dumps(artifact)
         _write_atomic(out / f"{name}.json", data)
         entries[name] = {"source": artifact["sourceName"], "sha256": hashlib.sha256(data.encode()).hexdigest()}
-
-    previous = read_manifest(base) or {}
-    for name in set(previous.get("artifacts", {})) - set(entries):
+    for name in set(previous) - set(entries):
         (out / f"{name}.json").unlink(missing_ok=True)
+    return entries
 
-    manifest = {
-        "format": MANIFEST_FORMAT,
-        "compiler": {"version": SOLC_VERSION, "longVersion": long_version},
-        "settings": compiler_settings(),
-        "sources": hashes,
-        "artifacts": entries,
-    }
+
+def write_manifest(out: Path, manifest: dict[str, Any]) -> None:
     _write_atomic(out / MANIFEST, _dumps(manifest))
-    _load.cache_clear()
-    return BuildResult(True, sorted(entries), out, solc.describe(), seconds, warnings)
 
 
-def _artifacts_from_output(output: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def artifacts_from_output(output: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Artifacts (ABI, bytecode, selectors) of the deployable contracts and ABI-only interfaces in solc's output."""
     artifacts: dict[str, dict[str, Any]] = {}
     for source, contracts in sorted(output.get("contracts", {}).items()):
         for name, compiled in sorted(contracts.items()):

@@ -150,18 +150,11 @@ def compile_project_contracts(contracts: Path, *, force: bool = False, library_s
     warnings = [e.get("formattedMessage", e.get("message", "")).rstrip()
                 for e in problems if e.get("severity") == "warning" and _is_own(e, own)]
     output = {**output, "contracts": {k: v for k, v in output.get("contracts", {}).items() if k in own}}
-    artifacts = builder._artifacts_from_output(output)
-    out.mkdir(parents=True, exist_ok=True)
-    entries: dict[str, dict[str, str]] = {}
-    for name, artifact in sorted(artifacts.items()):
-        data = json.dumps(artifact, indent=2) + "\n"
-        builder._write_atomic(out / f"{name}.json", data)
-        entries[name] = {"source": artifact["sourceName"], "sha256": hashlib.sha256(data.encode()).hexdigest()}
-    for name in set((_read_manifest(out) or {}).get("artifacts", {})) - set(entries):
-        (out / f"{name}.json").unlink(missing_ok=True)
-    manifest = {"format": _MANIFEST_FORMAT, "compiler": {"version": SOLC_VERSION, "longVersion": long_version},
-                "settings": settings, "sources": hashes, "artifacts": entries}
-    builder._write_atomic(out / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    entries = builder.write_artifacts(out, builder.artifacts_from_output(output),
+                                      (_read_manifest(out) or {}).get("artifacts", {}))
+    builder.write_manifest(out, {"format": _MANIFEST_FORMAT,
+                                 "compiler": {"version": SOLC_VERSION, "longVersion": long_version},
+                                 "settings": settings, "sources": hashes, "artifacts": entries})
     return ContractsResult(True, sorted(entries), out, solc.describe(), seconds, warnings)
 
 
