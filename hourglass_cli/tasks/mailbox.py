@@ -5,7 +5,9 @@ eth-account (`Account.sign_transaction`, the library's own transaction encoding)
 policy is `chain.sender.TxSender`'s, for the one transaction the task commands send: fees from the latest
 block (reused for a few seconds), the nonce counted locally and re-read after a nonce error, receipts
 polled with a deadline, and a failed transaction replayed as an eth_call so the revert is named
-("TaskMailbox.createTask reverted: PayloadIsEmpty()").
+("TaskMailbox.createTask reverted: PayloadIsEmpty()"). Views that revert are named the same way
+("TaskMailbox.getTaskResult reverted: InvalidTaskStatus(expected=2, actual=0)"), and an address without code
+is called that rather than left to fail decoding.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, to
 
 from hourglass_cli.chain.abi import abi_types, checksummed
 from hourglass_cli.errors import ChainError
-from hourglass_cli.tasks.rpc import RpcError, Transport, quantity
+from hourglass_cli.tasks.rpc import RpcError, Transport, quantity, shown_url
 
 if TYPE_CHECKING:
     from hourglass_cli.chain.events import DecodedEvent
 
 NAME = "TaskMailbox"
+# anvil's answer to a transaction it has already mined ("already known" is for one still in its pool)
+_NONCE_MESSAGES = ("already imported",)
 
 
 def _hex(data: bytes) -> str:
@@ -33,6 +37,20 @@ def _hex(data: bytes) -> str:
 def _unhex(value: str | None) -> bytes:
     text = value or "0x"
     return bytes.fromhex(text[2:] if text.startswith(("0x", "0X")) else text)
+
+
+def _reverted(exc: RpcError) -> bytes | None:
+    """The revert bytes of a node's error (b"" for a revert without data), None if it is not a revert.
+
+    Not `chain.reverts.revert_data`: without data it reads the exception's text as eth-tester's, and the text
+    of an RpcError is our own message."""
+    data = exc.data.get("data") if isinstance(exc.data, dict) else exc.data  # some nodes nest it
+    if isinstance(data, str) and data[:2] in ("0x", "0X"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            pass
+    return b"" if "revert" in exc.rpc_message.lower() else None
 
 
 class Mailbox:
@@ -58,14 +76,47 @@ class Mailbox:
         return function_abi_to_4byte_selector(entry) + encode(abi_types(entry["inputs"]), args)
 
     def call(self, function: str, *args: Any, block: str | int = "latest") -> Any:
-        """eth_call of a view; one output is returned as itself, several as a tuple."""
+        """eth_call of a view; one output is returned as itself, several as a tuple.
+
+        RevertError naming the custom error if it reverts (as `chain.sender.call`); ChainError if no contract
+        is at the address."""
+        from eth_abi.exceptions import DecodingError
+
+        from hourglass_cli.chain.reverts import revert_error
+
+        what = f"{NAME}.{function}"
         entry = self._entry("function", function)
         data = function_abi_to_4byte_selector(entry) + encode(abi_types(entry["inputs"]), args)
         tag = block if isinstance(block, str) else hex(block)
-        raw = _unhex(self.rpc.request("eth_call", [{"to": self.address, "data": _hex(data)}, tag]))
+        try:
+            raw = _unhex(self.rpc.request("eth_call", [{"to": self.address, "data": _hex(data)}, tag]))
+        except RpcError as exc:
+            reverted = _reverted(exc)
+            if reverted is None:
+                raise
+            raise revert_error(what, data=reverted) from None
         outputs = entry.get("outputs", [])
-        values = tuple(checksummed(p, v) for p, v in zip(outputs, decode(abi_types(outputs), raw)))
+        if outputs and not raw:
+            raise self.not_a_mailbox(what, "returned no data", tag)
+        try:
+            decoded = decode(abi_types(outputs), raw)
+        except DecodingError as exc:
+            raise self.not_a_mailbox(what, f"returned data that is not its answer ({exc})", tag) from None
+        values = tuple(checksummed(p, v) for p, v in zip(outputs, decoded))
         return values[0] if len(values) == 1 else values
+
+    def not_a_mailbox(self, what: str, symptom: str, block: str = "latest") -> ChainError:
+        """The error for `what` failing as only a wrong address makes it fail: no contract there, or another one."""
+        where = f"on the chain at {shown_url(self.rpc.url)}"
+        hint = ("check --mailbox; on a devnet, its recorded state may not match the chain (e.g. the chain was "
+                "restarted without its state): see `hourglass devnet status`, or restart the devnet to redeploy")
+        try:
+            code = _unhex(self.rpc.request("eth_getCode", [self.address, block]))
+        except ChainError:
+            code = None
+        if code == b"":
+            return ChainError(f"no contract at {self.address} {where}: {what} needs the {NAME} there", hint=hint)
+        return ChainError(f"{what} at {self.address} {where} {symptom}: is it a {NAME}?", hint=hint)
 
     def topic(self, event: str) -> bytes:
         return event_abi_to_log_topic(self._entry("event", event))
@@ -102,6 +153,7 @@ class Sender:
         self.address: str = account.address
         self.__account = account  # name-mangled; never in reprs
         self._nonce: int | None = None
+        self._sent: set[bytes] = set()  # transactions this sender sent that the node took (or may have)
         self._fees: dict[str, int] | None = None
         self._fees_at = 0.0
 
@@ -123,8 +175,12 @@ class Sender:
         return fees
 
     def send(self, to: str, data: bytes, gas: int, what: str) -> tuple[bytes, dict[str, Any]]:
-        """Sign and send; (transaction hash, the request as an eth_call would replay it)."""
-        from hourglass_cli.chain.reverts import revert_data, revert_error
+        """Sign and send; (transaction hash, the request as an eth_call would replay it).
+
+        The same key signing the same call with the same nonce and fees gives a byte-identical transaction: two
+        `task submit`s at once do. A node turning ours away as already known means another process sent it
+        (its task, not ours), unless we had sent this very transaction before (or the transport resent it)."""
+        from hourglass_cli.chain.reverts import revert_error
 
         request: dict[str, Any] = {"from": self.address, "to": to_checksum_address(to), "data": _hex(data),
                                    "value": 0, "gas": int(gas)}
@@ -136,14 +192,15 @@ class Sender:
             tx = {"to": request["to"], "data": request["data"], "value": 0, "gas": int(gas), "nonce": self._nonce,
                   "chainId": self.chain_id, **fees}
             signed = self.__account.sign_transaction(tx)
+            signed_hash = bytes(signed.hash)
             try:
                 tx_hash = _unhex(self.rpc.request("eth_sendRawTransaction", [_hex(signed.raw_transaction)]))
             except RpcError as exc:
                 text = exc.rpc_message.lower()
-                if any(m in text for m in self.policy._NONCE_MESSAGES):
-                    if self._known(signed.hash):  # ours after all (a resend on a fresh connection)
+                if any(m in text for m in self.policy._NONCE_MESSAGES + _NONCE_MESSAGES):
+                    if (signed_hash in self._sent or exc.resent) and self._known(signed_hash):  # a copy of ours
                         self._nonce += 1
-                        return bytes(signed.hash), request
+                        return signed_hash, request
                     self._nonce = None  # resync from the node
                     last_error = exc
                     continue
@@ -152,14 +209,17 @@ class Sender:
                     fees = self.fees(refresh=True)
                     continue
                 self._nonce = None  # unknown whether the node kept it
-                if "revert" in text or revert_data(exc):
-                    raise revert_error(what, exc) from None
+                reverted = _reverted(exc)
+                if reverted is not None:
+                    raise revert_error(what, data=reverted) from None
                 raise ChainError(f"{what} from {self.address}: sending failed: {exc.error}",
                                  hint="check the sender's balance and the RPC URL") from None
             except ChainError as exc:
                 self._nonce = None
+                self._sent.add(signed_hash)  # no answer: the node may have taken it
                 raise ChainError(f"{what} from {self.address}: sending failed: {exc}",
                                  hint="check the sender's balance and the RPC URL") from None
+            self._sent.add(signed_hash)
             self._nonce += 1
             return tx_hash, request
         raise ChainError(f"{what}: the node kept rejecting the transaction: {last_error}",
@@ -195,6 +255,8 @@ class Sender:
         data = None
         try:
             self.rpc.request("eth_call", [call, hex(block)])
+        except RpcError as exc:
+            data = _reverted(exc)
         except ChainError as exc:
             data = revert_data(exc)
         if data:
@@ -212,6 +274,8 @@ def create_task(sender: Sender, mailbox: Mailbox, avs: str, set_id: int, payload
     data = mailbox.calldata("createTask", (sender.address, operator_set(avs, set_id), bytes(payload)))
     tx_hash, request = sender.send(mailbox.address, data, gas, what)
     receipt = sender.wait(tx_hash, request, what, timeout)
-    (event,) = decode_logs(mailbox, receipt, "TaskCreated")  # type: ignore[arg-type]
-    return event, receipt
+    events = decode_logs(mailbox, receipt, "TaskCreated")  # type: ignore[arg-type]
+    if len(events) != 1:  # e.g. no code at the address: the "call" was a plain transfer, and succeeded
+        raise mailbox.not_a_mailbox(what, f"emitted {len(events)} TaskCreated events", hex(receipt["blockNumber"]))
+    return events[0], receipt
 

@@ -19,7 +19,7 @@ import threading
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from hourglass_cli.chain.connection import shown_url, wait_answer
+from hourglass_cli.chain import connection
 from hourglass_cli.errors import ChainError
 
 DEFAULT_REQUEST_TIMEOUT = 60.0
@@ -28,11 +28,14 @@ _LOOPBACK = ("127.0.0.1", "localhost", "::1", "[::1]")
 
 
 class RpcError(ChainError):
-    """The node answered with a JSON-RPC error; `code`, `rpc_message` and `data` (revert bytes, as hex) kept."""
+    """The node answered with a JSON-RPC error; `code`, `rpc_message` and `data` (revert bytes, as hex) kept.
 
-    def __init__(self, method: str, error: Any) -> None:
+    `resent`: the transport sent the request twice (the first copy may have reached the node too)."""
+
+    def __init__(self, method: str, error: Any, resent: bool = False) -> None:
         super().__init__(f"{method} failed: {error}", hint="check the RPC URL and that the chain is running")
         self.error = error
+        self.resent = resent
         fields = error if isinstance(error, dict) else {}
         self.code = fields.get("code")
         self.rpc_message = str(fields.get("message", error))
@@ -100,9 +103,11 @@ class HttpTransport:
         """The result of `method(params)`; RpcError for a JSON-RPC error, ChainError when the node is unreachable."""
         import http.client
 
-        body = json.dumps({"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": params},
+        request_id = next(self._ids)
+        body = json.dumps({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params},
                           separators=(",", ":")).encode()
         wait = self.timeout if timeout is None else timeout
+        resent = False
         with self._lock:
             reused = self._conn is not None and self._conn.sock is not None
             try:
@@ -114,6 +119,7 @@ class HttpTransport:
                     self.close()
                     if not reused:
                         raise
+                    resent = True
                     status, data = self._post(body, wait)
             except (OSError, http.client.HTTPException) as exc:
                 self.close()
@@ -126,11 +132,17 @@ class HttpTransport:
         if not isinstance(answer, dict):
             raise ChainError(f"{method}: {self._shown} answered HTTP {status} without a JSON-RPC response",
                              hint="check the RPC URL: it should be a node's JSON-RPC endpoint")
-        if answer.get("error") is not None:
-            raise RpcError(method, answer["error"])
+        error, answer_id = answer.get("error"), answer.get("id")
+        # A node that could not read the request's id answers its error with id null: the error still stands.
+        if answer_id != request_id and not (error is not None and answer_id is None):
+            self.close()  # whatever is mixing up answers, do not read the next one from this connection
+            raise ChainError(f"{method}: {self._shown} answered request {request_id} with the answer to "
+                             f"{answer_id!r}", hint="check the RPC URL: a proxy in between may be mixing up answers")
+        if error is not None:
+            raise RpcError(method, error, resent)
         if status >= 400:
             raise ChainError(f"{method}: {self._shown} answered HTTP {status}", hint="check the RPC URL")
-        return answer.get("result")
+        return _result(method, answer, self._shown)
 
     def close(self) -> None:
         conn, self._conn = self._conn, None
@@ -158,10 +170,32 @@ class Web3Transport:
                              hint="check the RPC URL and that the chain is running") from exc
         if response.get("error") is not None:
             raise RpcError(method, response["error"])
-        return response.get("result")
+        return _result(method, response, shown_url(self.url))
 
     def close(self) -> None:
         pass
+
+
+def _result(method: str, answer: dict[str, Any], shown: str) -> Any:
+    """The answer's result (null is one: no receipt yet); an answer with neither result nor error is an error."""
+    if "result" not in answer:
+        raise ChainError(f"{method}: {shown} answered with neither a result nor an error",
+                         hint="check the RPC URL: it should be a node's JSON-RPC endpoint")
+    return answer["result"]
+
+
+def shown_url(url: str) -> str:
+    """`url` for messages: a password as ***, and a user without a password too (providers' API keys:
+    https://KEY@host/) as ***."""
+    masked = connection.shown_url(url)
+    try:
+        netloc = urlsplit(masked).netloc
+    except ValueError:
+        return masked
+    userinfo, at, host = netloc.rpartition("@")
+    if not at or ":" in userinfo:  # no user info, or user:*** already
+        return masked
+    return masked.replace(netloc, f"***@{host}", 1)
 
 
 def _proxied(url: str) -> bool:
@@ -186,8 +220,9 @@ def transport(url: str, timeout: float = DEFAULT_REQUEST_TIMEOUT) -> Transport:
 
 def wait_ready(rpc: Transport, timeout: float) -> int:
     """Wait until the node answers eth_chainId (as `chain.connection.wait_ready`); the chain id."""
-    return wait_answer(lambda: quantity(rpc.request("eth_chainId", [], timeout=min(PROBE_TIMEOUT, timeout))),
-                       timeout, rpc.url)
+    return connection.wait_answer(
+        lambda: quantity(rpc.request("eth_chainId", [], timeout=min(PROBE_TIMEOUT, timeout))), timeout,
+        shown_url(rpc.url))
 
 
 def quantity(value: Any) -> int:

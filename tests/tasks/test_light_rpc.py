@@ -576,3 +576,251 @@ def test_task_commands_do_not_import_web3(devnets: Callable[[str], Devnet], tmp_
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
     assert "EXIT 0" in out.stdout and expect in out.stdout, out.stdout + out.stderr
     assert "LOADED []" in out.stdout, out.stdout
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Review fixes: racing submits, decoded reverts, no contract at --mailbox, strict answers, user-only URL secrets
+
+
+class _HoldFirstSend:
+    """The real transport, holding a sender's first eth_sendRawTransaction until every racer has signed its own
+    (a test shim for "two processes at the same time": both read the same nonce and fees before either sends)."""
+
+    def __init__(self, rpc: Any, barrier: threading.Barrier) -> None:
+        self.rpc, self.url, self.barrier = rpc, rpc.url, barrier
+        self.raw: list[str] = []
+
+    def request(self, method: str, params: list[Any], timeout: float | None = None) -> Any:
+        if method == "eth_sendRawTransaction":
+            self.raw.append(params[0])
+            if len(self.raw) == 1:
+                self.barrier.wait(60)
+        return self.rpc.request(method, params, timeout)
+
+    def close(self) -> None:
+        self.rpc.close()
+
+
+def test_two_submits_racing_the_same_payload_from_one_key_create_two_tasks(net: Devnet) -> None:
+    """Both sign byte-identical createTasks; the one the node turns away must re-sign, not adopt the other's."""
+    from hourglass_cli.tasks.mailbox import Mailbox, Sender, create_task
+
+    barrier = threading.Barrier(2)
+    racers: list[_HoldFirstSend] = []
+    results: dict[int, Any] = {}
+
+    def submit(index: int) -> None:
+        rpc = _HoldFirstSend(transport(net.url), barrier)
+        racers.append(rpc)
+        try:
+            sender = Sender(rpc, net.accounts.app.private_key, wait_ready(rpc.rpc, 10))
+            results[index] = create_task(sender, Mailbox(rpc, net.core.task_mailbox), net.core.avs, 1, PAYLOAD)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            barrier.abort()
+            results[index] = exc
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    errors = [f"{type(r).__name__}: {r}" for r in results.values() if isinstance(r, BaseException)]
+    assert not errors and len(results) == 2, errors
+    assert racers[0].raw[0] == racers[1].raw[0]  # the race happened: the same signed transaction from both
+
+    (first, first_receipt), (second, second_receipt) = results[0], results[1]
+    assert first["taskHash"] != second["taskHash"]
+    assert first_receipt["transactionHash"] != second_receipt["transactionHash"]
+    _, mailbox, _ = web3_side(net)
+    for event in (first, second):
+        assert event["payload"] == PAYLOAD and event["creator"] == net.accounts.app.address
+        assert mailbox.functions.getTaskStatus(bytes(event["taskHash"])).call() == 1  # CREATED, both
+
+
+def test_a_reverting_view_reads_as_txsenders_error(net: Devnet) -> None:
+    from hourglass_cli.chain.sender import call
+
+    ours = light(net)
+    _, mailbox, _ = web3_side(net)
+    with pytest.raises(ChainError) as light_error:
+        ours.mailbox.call("getTaskResult", ZERO_HASH)
+    with pytest.raises(ChainError) as web3_error:
+        call(mailbox.functions.getTaskResult(ZERO_HASH))
+    assert str(light_error.value) == "TaskMailbox.getTaskResult reverted: InvalidTaskStatus(expected=2, actual=0)"
+    assert str(light_error.value) == str(web3_error.value)
+    assert type(light_error.value) is type(web3_error.value) is RevertError
+    assert light_error.value.error_name == "InvalidTaskStatus"
+    assert light_error.value.hint == web3_error.value.hint
+
+
+def test_a_mailbox_address_without_code_is_named_as_such(net: Devnet) -> None:
+    from hourglass_cli.tasks.client import TaskClient
+    from hourglass_cli.tasks.target import Target
+
+    empty = "0x" + "11" * 20
+    assert net.rpc("eth_getCode", empty, "latest") == "0x"
+    client = TaskClient(Target(rpc_url=net.url, mailbox=empty, avs=net.core.avs,
+                               key=net.accounts.app.private_key))
+    for read in (lambda: client.outcome("0x" + "ab" * 32), lambda: client.chain_result("0x" + "ab" * 32)):
+        with pytest.raises(ChainError) as caught:
+            read()
+        assert str(caught.value).startswith(f"no contract at {client.task_mailbox.address}"), caught.value
+        assert "--mailbox" in (caught.value.hint or "") and "devnet" in (caught.value.hint or "")
+    # createTask to it is a plain transfer (mined, no TaskCreated): the same error, not an unpacking failure
+    with pytest.raises(ChainError) as created:
+        client.submit(PAYLOAD)
+    assert str(created.value).startswith(f"no contract at {client.task_mailbox.address}"), created.value
+
+
+def test_the_cli_says_there_is_no_mailbox_contract(devnets: Callable[[str], Devnet]) -> None:
+    net = devnets("embedded")
+    out = subprocess.run(
+        [sys.executable, "-m", "hourglass_cli", "task", "status", "0x" + "ab" * 32,
+         "--rpc", net.url, "--mailbox", "0x" + "11" * 20, "--avs", net.core.avs],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"})
+    assert out.returncode == 1, out
+    assert "no contract at 0x1111111111111111111111111111111111111111" in out.stderr, out.stderr
+    assert "unexpected" not in out.stderr and "bug in hourglass" not in out.stderr, out.stderr
+
+
+def test_answers_must_match_the_request_and_carry_a_result_or_an_error(
+        nodes: Callable[[Reply], ScriptedNode]) -> None:
+    script: dict[str, Callable[[dict[str, Any]], tuple[int, Any, bool]]] = {
+        "eth_chainId": answer("0x7a69"),
+        "wrong_id": lambda r: (200, {"jsonrpc": "2.0", "id": r["id"] + 1000, "result": "0x1"}, False),
+        "no_id": lambda r: (200, {"jsonrpc": "2.0", "result": "0x1"}, False),
+        "empty": lambda r: (200, {"jsonrpc": "2.0", "id": r["id"]}, False),
+        "null_result": answer(None),
+        "error_without_id": lambda r: (200, {"jsonrpc": "2.0", "id": None,
+                                             "error": {"code": -32600, "message": "invalid request"}}, False),
+    }
+    node = nodes(lambda r: script[r["method"]](r))
+    rpc = HttpTransport(node.url)
+    assert rpc.request("eth_chainId", []) == "0x7a69"
+    for method in ("wrong_id", "no_id"):
+        with pytest.raises(ChainError) as mismatched:
+            rpc.request(method, [])
+        assert not isinstance(mismatched.value, RpcError)
+        assert str(mismatched.value).startswith(f"{method}: {node.url} answered request ") and \
+            "with the answer to " in str(mismatched.value), mismatched.value
+    with pytest.raises(ChainError) as empty:
+        rpc.request("empty", [])
+    assert str(empty.value) == f"empty: {node.url} answered with neither a result nor an error"
+    assert rpc.request("null_result", []) is None  # a null result is a result (e.g. no receipt yet)
+    with pytest.raises(RpcError, match="invalid request"):  # the node could not read the id: its error stands
+        rpc.request("error_without_id", [])
+    assert rpc.request("eth_chainId", []) == "0x7a69"  # the connection is still usable
+
+
+def test_a_secret_given_as_the_url_user_is_never_shown(nodes: Callable[[Reply], ScriptedNode],
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """Providers put API keys in the user part (https://KEY@host/): masked as a password is."""
+    script = {"eth_chainId": answer("0x7a69"), "html_502": lambda r: (502, b"<html>Bad Gateway</html>", False),
+              "empty": lambda r: (200, {"jsonrpc": "2.0", "id": r["id"]}, False)}
+    node = nodes(lambda r: script[r["method"]](r))
+    url = f"http://{SECRET}@127.0.0.1:{node.server_port}/rpc"
+    rpc = transport(url)
+    assert rpc.request("eth_chainId", []) == "0x7a69"
+    assert node.calls[0][1]["Authorization"] == "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()
+
+    failures: list[BaseException] = []
+    for method in ("html_502", "empty"):
+        with pytest.raises(ChainError) as caught:
+            rpc.request(method, [])
+        failures.append(caught.value)
+    node.stop()
+    node.wait_closed(1)
+    with pytest.raises(ChainError) as gone:
+        rpc.request("eth_chainId", [])
+    failures.append(gone.value)
+    with pytest.raises(ChainError) as silent:
+        wait_ready(transport(url), 0.3)
+    failures.append(silent.value)
+    with pytest.raises(ChainError) as bad_scheme:
+        HttpTransport(url.replace("http://", "ftp://"))
+    failures.append(bad_scheme.value)
+
+    with socket.create_server(("127.0.0.1", 0)) as refused:  # a proxied URL goes through web3's provider
+        proxy_port = refused.getsockname()[1]
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{proxy_port}")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    proxied = transport(f"http://{SECRET}@127.0.0.2:8545")
+    assert type(proxied).__name__ == "Web3Transport"
+    with pytest.raises(ChainError) as via_web3:
+        proxied.request("eth_chainId", [], timeout=2.0)
+    failures.append(via_web3.value)
+
+    for failure in failures:
+        shown = _everything_shown(failure)
+        assert SECRET not in shown, shown
+    assert "http://***@127.0.0.1" in str(gone.value) and "http://***@127.0.0.1" in str(silent.value)
+    assert "http://***@127.0.0.2" in str(via_web3.value)
+
+
+def test_only_a_transaction_the_transport_resent_is_recognised_as_ours(
+        nodes: Callable[[Reply], ScriptedNode]) -> None:
+    """A raw transaction the transport sent twice (kept-alive connection dropped) is ours when the node knows it;
+    a node saying "already known" to a first send means someone else sent it: resync the nonce and re-sign."""
+    from hourglass_cli.tasks.mailbox import Sender
+
+    state: dict[str, Any] = {"drop_first_send": True, "sent": [], "nonce_reads": 0}
+
+    def reply(r: dict[str, Any]) -> tuple[int, Any, bool] | None:
+        method = r["method"]
+        if method == "eth_sendRawTransaction":
+            state["sent"].append(r["params"][0])
+            if state["drop_first_send"] and len(state["sent"]) == 1:
+                return None  # took it, then the connection dropped before the answer
+            if len(set(state["sent"])) == 1:
+                return 200, {"jsonrpc": "2.0", "id": r["id"],
+                             "error": {"code": -32000, "message": "already known"}}, False
+            return answer("0x" + "cd" * 32)(r)
+        if method == "eth_getTransactionCount":  # 5, then 6 once another process's transaction took 5
+            state["nonce_reads"] += 1
+            return answer(hex(4 + state["nonce_reads"]))(r)
+        results = {"eth_getBlockByNumber": {"number": "0x2", "baseFeePerGas": "0x7"},
+                   "eth_getTransactionByHash": {"hash": "0x" + "ab" * 32}}
+        return answer(results[method])(r)
+
+    node = nodes(reply)
+    key = b"\x01" * 32
+    sender = Sender(HttpTransport(node.url), key, 31337)
+    tx_hash, _ = sender.send("0x" + "11" * 20, b"\x01", 100_000, "TaskMailbox.createTask")
+    assert len(state["sent"]) == 2 and state["sent"][0] == state["sent"][1]  # the transport's resend
+    from eth_utils import keccak
+
+    assert tx_hash == keccak(bytes.fromhex(state["sent"][0][2:]))  # recognised as ours
+    assert node.methods().count("eth_getTransactionCount") == 1
+
+    state.update(drop_first_send=False, sent=[], nonce_reads=0)  # "already known" to our first (only) send
+    node.calls.clear()
+    other = Sender(HttpTransport(node.url), key, 31337)
+    tx_hash, _ = other.send("0x" + "11" * 20, b"\x01", 100_000, "TaskMailbox.createTask")
+    assert tx_hash == bytes.fromhex("cd" * 32)  # the node's answer to the re-signed transaction
+    assert len(state["sent"]) == 2 and state["sent"][0] != state["sent"][1]
+    assert node.methods().count("eth_getTransactionCount") == 2  # the nonce was read again
+
+
+def test_a_view_reverting_without_data_or_with_nested_data_is_named_too(
+        nodes: Callable[[Reply], ScriptedNode]) -> None:
+    from hourglass_cli.tasks.mailbox import Mailbox
+
+    errors = {"0x" + "01" * 32: {"code": 3, "message": "execution reverted"},
+              "0x" + "02" * 32: {"code": -32000, "message": "execution reverted",
+                                 "data": {"data": "0x81236312" + "00" * 31 + "02" + "00" * 32}},
+              "0x" + "03" * 32: {"code": -32602, "message": "invalid argument 0"}}
+
+    def reply(r: dict[str, Any]) -> tuple[int, Any, bool]:
+        key = "0x" + r["params"][0]["data"][10:]
+        return 200, {"jsonrpc": "2.0", "id": r["id"], "error": errors[key]}, False
+
+    mailbox = Mailbox(HttpTransport(nodes(reply).url), "0x" + "11" * 20)
+    with pytest.raises(RevertError) as bare:
+        mailbox.call("getTaskStatus", b"\x01" * 32)
+    assert str(bare.value) == "TaskMailbox.getTaskStatus reverted: without a reason"
+    with pytest.raises(RevertError) as nested:
+        mailbox.call("getTaskStatus", b"\x02" * 32)
+    assert str(nested.value) == "TaskMailbox.getTaskStatus reverted: InvalidTaskStatus(expected=2, actual=0)"
+    with pytest.raises(RpcError, match="invalid argument 0"):  # not a revert: the node's error as it is
+        mailbox.call("getTaskStatus", b"\x03" * 32)
