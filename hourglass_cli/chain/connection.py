@@ -33,7 +33,7 @@ def make_web3(rpc_url: str, request_timeout: float = DEFAULT_REQUEST_TIMEOUT, re
     elif rpc_url.endswith(".ipc"):
         provider = Web3.IPCProvider(rpc_url, timeout=request_timeout)
     else:
-        raise ChainError(f"unsupported RPC URL {rpc_url!r}",
+        raise ChainError(f"unsupported RPC URL {shown_url(rpc_url)!r}",
                          hint="use an http:// or https:// URL (e.g. http://127.0.0.1:8545) or a .ipc path")
     w3 = Web3(provider)
     for name in ("validation", "ens_name_to_address"):
@@ -76,14 +76,21 @@ def poll_until(check: Callable[[], T | None], timeout: float, what: str,
 
 
 def shown_url(url: str) -> str:
-    """`url` with the password of its user info, if any, as *** (for messages and logs)."""
+    """`url` for messages and logs, without what may be a secret: a password as ***, a user without a password
+    (providers' API keys: https://KEY@host/) as ***, and a path or query (https://host/v3/KEY) as /…."""
     from urllib.parse import urlsplit
 
     try:
-        password = urlsplit(url).password
+        parts = urlsplit(url)
     except ValueError:
         return url
-    return url if password is None else url.replace(f":{password}@", ":***@", 1)
+    if not parts.netloc:
+        return url  # an IPC path
+    userinfo, at, host = parts.netloc.rpartition("@")
+    if at:
+        userinfo = f"{parts.username}:***" if parts.password is not None else "***"
+    rest = "/…" if parts.path.strip("/") or parts.query or parts.fragment else parts.path
+    return f"{parts.scheme}://{userinfo}{at}{host}{rest}"
 
 
 def wait_answer(chain_id: Callable[[], int], timeout: float, name: str) -> int:

@@ -29,7 +29,8 @@ DEFAULT_GAS_MARGIN = 1.25
 DEFAULT_RECEIPT_TIMEOUT = 60.0
 _FEE_TTL = 2.0  # seconds a fetched base fee is reused before asking the node again
 _SEND_ATTEMPTS = 4
-_NONCE_MESSAGES = ("nonce", "replacement transaction underpriced", "already known")
+_NONCE_MESSAGES = ("nonce", "replacement transaction underpriced", "already known",
+                   "transaction already imported")  # anvil's -32003 for a byte-identical resend
 _FEE_MESSAGES = ("base fee", "fee per gas", "underpriced", "fee cap")
 
 

@@ -184,18 +184,7 @@ def _result(method: str, answer: dict[str, Any], shown: str) -> Any:
     return answer["result"]
 
 
-def shown_url(url: str) -> str:
-    """`url` for messages: a password as ***, and a user without a password too (providers' API keys:
-    https://KEY@host/) as ***."""
-    masked = connection.shown_url(url)
-    try:
-        netloc = urlsplit(masked).netloc
-    except ValueError:
-        return masked
-    userinfo, at, host = netloc.rpartition("@")
-    if not at or ":" in userinfo:  # no user info, or user:*** already
-        return masked
-    return masked.replace(netloc, f"***@{host}", 1)
+shown_url = connection.shown_url  # a password, or a user without one (an API key), as ***
 
 
 def _proxied(url: str) -> bool:

@@ -51,3 +51,25 @@ def test_poll_until_returns_the_first_value_or_times_out() -> None:
     assert poll_until(lambda: next(calls), 5, "a value") == 7
     with pytest.raises(ChainError, match="a value did not happen within 0.05 s"):
         poll_until(lambda: None, 0.05, "a value")
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("http://127.0.0.1:8545", "http://127.0.0.1:8545"),
+    ("http://user:hunter2@127.0.0.1:8545/", "http://user:***@127.0.0.1:8545/"),
+    ("https://APIKEY123@rpc.example.org/", "https://***@rpc.example.org/"),
+    ("https://mainnet.example.io/v3/APIKEY123", "https://mainnet.example.io/…"),
+    ("https://rpc.example.org/?key=APIKEY123", "https://rpc.example.org/…"),
+    ("/tmp/node.ipc", "/tmp/node.ipc"),
+])
+def test_urls_in_messages_hide_what_may_be_a_secret(url: str, shown: str) -> None:
+    from hourglass_cli.chain.connection import shown_url
+
+    assert shown_url(url) == shown
+
+
+def test_an_unsupported_url_is_refused_without_its_secret() -> None:
+    from hourglass_cli.chain.connection import make_web3
+
+    with pytest.raises(ChainError) as info:
+        make_web3("ws://user:hunter2@127.0.0.1:8546/APIKEY123")
+    assert "hunter2" not in str(info.value) and "APIKEY123" not in str(info.value)
