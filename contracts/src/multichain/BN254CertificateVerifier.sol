@@ -7,13 +7,13 @@ import {IOperatorTableUpdater} from "../interfaces/IOperatorTableUpdater.sol";
 import {BN254} from "../libraries/BN254.sol";
 import {Merkle} from "../libraries/Merkle.sol";
 import {OperatorSet, OperatorSetLib} from "../libraries/OperatorSetLib.sol";
-import {SemVer} from "../mixins/SemVer.sol";
+import {BaseCertificateVerifier} from "./BaseCertificateVerifier.sol";
 
 /// @notice Verifies BLS certificates over BN254 against operator tables pushed by the table updater.
 /// @dev A certificate signs calculateCertificateDigest(referenceTimestamp, messageHash). Non-signers
 ///      are proven against the table's Merkle root (and cached); the signers' key is the table's
 ///      aggregate key minus the non-signers' keys.
-contract BN254CertificateVerifier is IBN254CertificateVerifier, SemVer {
+contract BN254CertificateVerifier is IBN254CertificateVerifier, BaseCertificateVerifier {
     using OperatorSetLib for OperatorSet;
     using BN254 for BN254.G1Point;
 
@@ -24,27 +24,15 @@ contract BN254CertificateVerifier is IBN254CertificateVerifier, SemVer {
 
     bytes32 internal constant BN254_CERTIFICATE_TYPEHASH =
         keccak256("BN254Certificate(uint32 referenceTimestamp,bytes32 messageHash)");
-    uint256 internal constant BPS_DENOMINATOR = 10_000;
     uint256 internal constant PAIRING_EQUALITY_CHECK_GAS = 400_000;
 
-    /// @notice The only address that may push operator tables.
-    IOperatorTableUpdater public immutable operatorTableUpdater;
-
-    mapping(bytes32 => address) internal _operatorSetOwners;
-    mapping(bytes32 => uint32) internal _maxStalenessPeriods;
-    mapping(bytes32 => uint32) internal _latestReferenceTimestamps;
-    mapping(bytes32 => mapping(uint32 => bool)) internal _referenceTimestampsSet;
+    // Slots 5 and 6, after BaseCertificateVerifier's.
     mapping(bytes32 => mapping(uint32 => BN254OperatorSetInfo)) internal _operatorSetInfos;
     mapping(bytes32 => mapping(uint32 => mapping(uint256 => BN254OperatorInfo))) internal _operatorInfos;
 
-    modifier onlyTableUpdater() {
-        if (msg.sender != address(operatorTableUpdater)) revert OnlyTableUpdater();
-        _;
-    }
-
-    constructor(IOperatorTableUpdater _operatorTableUpdater, string memory _version) SemVer(_version) {
-        operatorTableUpdater = _operatorTableUpdater;
-    }
+    constructor(IOperatorTableUpdater _operatorTableUpdater, string memory _version)
+        BaseCertificateVerifier(_operatorTableUpdater, _version)
+    {}
 
     /// @inheritdoc IBN254CertificateVerifier
     function updateOperatorTable(
@@ -53,20 +41,8 @@ contract BN254CertificateVerifier is IBN254CertificateVerifier, SemVer {
         BN254OperatorSetInfo memory operatorSetInfo,
         OperatorSetConfig calldata operatorSetConfig
     ) external onlyTableUpdater {
-        bytes32 setKey = OperatorSetLib.key(operatorSet);
-        if (referenceTimestamp <= _latestReferenceTimestamps[setKey]) revert TableUpdateStale();
-
+        bytes32 setKey = _updateTableHeader(operatorSet, referenceTimestamp, operatorSetConfig);
         _operatorSetInfos[setKey][referenceTimestamp] = operatorSetInfo;
-        _referenceTimestampsSet[setKey][referenceTimestamp] = true;
-        _latestReferenceTimestamps[setKey] = referenceTimestamp;
-        if (_operatorSetOwners[setKey] != operatorSetConfig.owner) {
-            _operatorSetOwners[setKey] = operatorSetConfig.owner;
-            emit OperatorSetOwnerUpdated(operatorSet, operatorSetConfig.owner);
-        }
-        if (_maxStalenessPeriods[setKey] != operatorSetConfig.maxStalenessPeriod) {
-            _maxStalenessPeriods[setKey] = operatorSetConfig.maxStalenessPeriod;
-            emit MaxStalenessPeriodUpdated(operatorSet, operatorSetConfig.maxStalenessPeriod);
-        }
         emit TableUpdated(operatorSet, referenceTimestamp, operatorSetInfo);
     }
 
@@ -228,30 +204,6 @@ contract BN254CertificateVerifier is IBN254CertificateVerifier, SemVer {
         returns (BN254OperatorSetInfo memory)
     {
         return _operatorSetInfos[operatorSet.key()][referenceTimestamp];
-    }
-
-    /// @inheritdoc IBaseCertificateVerifier
-    function getOperatorSetOwner(OperatorSet memory operatorSet) external view returns (address) {
-        return _operatorSetOwners[operatorSet.key()];
-    }
-
-    /// @inheritdoc IBaseCertificateVerifier
-    function maxOperatorTableStaleness(OperatorSet memory operatorSet) external view returns (uint32) {
-        return _maxStalenessPeriods[operatorSet.key()];
-    }
-
-    /// @inheritdoc IBaseCertificateVerifier
-    function latestReferenceTimestamp(OperatorSet memory operatorSet) external view returns (uint32) {
-        return _latestReferenceTimestamps[operatorSet.key()];
-    }
-
-    /// @inheritdoc IBaseCertificateVerifier
-    function isReferenceTimestampSet(OperatorSet memory operatorSet, uint32 referenceTimestamp)
-        external
-        view
-        returns (bool)
-    {
-        return _referenceTimestampsSet[operatorSet.key()][referenceTimestamp];
     }
 
     /// @inheritdoc IBaseCertificateVerifier

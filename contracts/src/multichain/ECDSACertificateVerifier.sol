@@ -6,44 +6,32 @@ import {IBaseCertificateVerifier} from "../interfaces/IBaseCertificateVerifier.s
 import {IOperatorTableUpdater} from "../interfaces/IOperatorTableUpdater.sol";
 import {ECDSARecover} from "../libraries/ECDSARecover.sol";
 import {OperatorSet, OperatorSetLib} from "../libraries/OperatorSetLib.sol";
-import {SemVer} from "../mixins/SemVer.sol";
+import {BaseCertificateVerifier} from "./BaseCertificateVerifier.sol";
 
 /// @notice Verifies ECDSA certificates (concatenated 65-byte signatures over a chain-agnostic
 ///         EIP-712 digest, ordered by signer) against operator tables pushed by the table updater.
-contract ECDSACertificateVerifier is IECDSACertificateVerifier, SemVer {
+contract ECDSACertificateVerifier is IECDSACertificateVerifier, BaseCertificateVerifier {
     using OperatorSetLib for OperatorSet;
 
     error InvalidSignature();
     error OperatorCountZero();
     error IndexOutOfBounds();
 
-    uint256 internal constant BPS_DENOMINATOR = 10_000;
     bytes32 internal constant ECDSA_CERTIFICATE_TYPEHASH =
         keccak256("ECDSACertificate(uint32 referenceTimestamp,bytes32 messageHash)");
     /// @dev No chainId: a certificate verifies on every chain the table was pushed to.
     bytes32 internal constant EIP712_DOMAIN_TYPEHASH_NO_CHAINID =
         keccak256("EIP712Domain(string name,string version,address verifyingContract)");
 
-    /// @notice The only address that may push operator tables.
-    IOperatorTableUpdater public immutable operatorTableUpdater;
-
-    mapping(bytes32 => address) internal _operatorSetOwners;
-    mapping(bytes32 => uint32) internal _maxStalenessPeriods;
-    mapping(bytes32 => uint32) internal _latestReferenceTimestamps;
-    mapping(bytes32 => mapping(uint32 => bool)) internal _referenceTimestampsSet;
+    // Slots 5 to 7, after BaseCertificateVerifier's.
     mapping(bytes32 => mapping(uint32 => uint256)) internal _numOperators;
     mapping(bytes32 => mapping(uint32 => mapping(uint256 => ECDSAOperatorInfo))) internal _operatorInfos;
     /// @dev Table position + 1 of a signing key, so a signer is found without a scan.
     mapping(bytes32 => mapping(uint32 => mapping(address => uint256))) internal _positionPlusOne;
 
-    modifier onlyTableUpdater() {
-        if (msg.sender != address(operatorTableUpdater)) revert OnlyTableUpdater();
-        _;
-    }
-
-    constructor(IOperatorTableUpdater _operatorTableUpdater, string memory _version) SemVer(_version) {
-        operatorTableUpdater = _operatorTableUpdater;
-    }
+    constructor(IOperatorTableUpdater _operatorTableUpdater, string memory _version)
+        BaseCertificateVerifier(_operatorTableUpdater, _version)
+    {}
 
     /// @inheritdoc IECDSACertificateVerifier
     function updateOperatorTable(
@@ -52,23 +40,11 @@ contract ECDSACertificateVerifier is IECDSACertificateVerifier, SemVer {
         ECDSAOperatorInfo[] calldata operatorInfos,
         OperatorSetConfig calldata operatorSetConfig
     ) external onlyTableUpdater {
-        bytes32 setKey = OperatorSetLib.key(operatorSet);
-        if (referenceTimestamp <= _latestReferenceTimestamps[setKey]) revert TableUpdateStale();
-
+        bytes32 setKey = _updateTableHeader(operatorSet, referenceTimestamp, operatorSetConfig);
         _numOperators[setKey][referenceTimestamp] = operatorInfos.length;
         for (uint256 i = 0; i < operatorInfos.length; ++i) {
             _operatorInfos[setKey][referenceTimestamp][i] = operatorInfos[i];
             _positionPlusOne[setKey][referenceTimestamp][operatorInfos[i].pubkey] = i + 1;
-        }
-        _referenceTimestampsSet[setKey][referenceTimestamp] = true;
-        _latestReferenceTimestamps[setKey] = referenceTimestamp;
-        if (_operatorSetOwners[setKey] != operatorSetConfig.owner) {
-            _operatorSetOwners[setKey] = operatorSetConfig.owner;
-            emit OperatorSetOwnerUpdated(operatorSet, operatorSetConfig.owner);
-        }
-        if (_maxStalenessPeriods[setKey] != operatorSetConfig.maxStalenessPeriod) {
-            _maxStalenessPeriods[setKey] = operatorSetConfig.maxStalenessPeriod;
-            emit MaxStalenessPeriodUpdated(operatorSet, operatorSetConfig.maxStalenessPeriod);
         }
         emit TableUpdated(operatorSet, referenceTimestamp, operatorInfos);
     }
@@ -224,30 +200,6 @@ contract ECDSACertificateVerifier is IECDSACertificateVerifier, SemVer {
         bytes32 setKey = OperatorSetLib.key(operatorSet);
         if (operatorIndex >= _numOperators[setKey][referenceTimestamp]) revert IndexOutOfBounds();
         return _operatorInfos[setKey][referenceTimestamp][operatorIndex];
-    }
-
-    /// @inheritdoc IBaseCertificateVerifier
-    function getOperatorSetOwner(OperatorSet memory operatorSet) external view returns (address) {
-        return _operatorSetOwners[operatorSet.key()];
-    }
-
-    /// @inheritdoc IBaseCertificateVerifier
-    function maxOperatorTableStaleness(OperatorSet memory operatorSet) external view returns (uint32) {
-        return _maxStalenessPeriods[operatorSet.key()];
-    }
-
-    /// @inheritdoc IBaseCertificateVerifier
-    function latestReferenceTimestamp(OperatorSet memory operatorSet) external view returns (uint32) {
-        return _latestReferenceTimestamps[operatorSet.key()];
-    }
-
-    /// @inheritdoc IBaseCertificateVerifier
-    function isReferenceTimestampSet(OperatorSet memory operatorSet, uint32 referenceTimestamp)
-        external
-        view
-        returns (bool)
-    {
-        return _referenceTimestampsSet[operatorSet.key()][referenceTimestamp];
     }
 
     /// @inheritdoc IBaseCertificateVerifier
