@@ -217,22 +217,10 @@ def test_results_and_json_rpc_errors_map_to_values_and_rpc_errors(nodes: Callabl
     assert node.connections == 1
 
 
-def test_a_password_in_the_url_is_sent_as_basic_auth_and_never_shown(
-        nodes: Callable[[Reply], ScriptedNode]) -> None:
-    script = {"eth_chainId": answer("0x7a69"), "html_502": lambda r: (502, b"<html>Bad Gateway</html>", False),
-              "result_with_503": answer("0x1", status=503)}
-    node = nodes(lambda r: script[r["method"]](r))
-    url = USER_URL.format(port=node.server_port)
-    rpc = transport(url)
-    assert isinstance(rpc, HttpTransport)
-    assert rpc.request("eth_chainId", []) == "0x7a69"
-    # As requests (web3's transport) sends it: the user info percent-decoded, path and query kept.
-    headers = node.calls[0][1]
-    assert headers["Authorization"] == "Basic " + base64.b64encode(f"alice:p@ss-{SECRET}".encode()).decode()
-    assert node.calls[0][0]["method"] == "eth_chainId"
-
+def _failures(rpc: Any, node: Any, url: str, methods: tuple[str, ...]) -> list[BaseException]:
+    """The errors of: each failing `methods` call, the node gone, waiting for it, and the URL with a bad scheme."""
     failures: list[BaseException] = []
-    for method in ("html_502", "result_with_503"):
+    for method in methods:
         with pytest.raises(ChainError) as caught:
             rpc.request(method, [])
         failures.append(caught.value)
@@ -247,11 +235,30 @@ def test_a_password_in_the_url_is_sent_as_basic_auth_and_never_shown(
     with pytest.raises(ChainError) as bad_scheme:
         HttpTransport(url.replace("http://", "ftp://"))
     failures.append(bad_scheme.value)
+    return failures
+
+
+def test_a_password_in_the_url_is_sent_as_basic_auth_and_never_shown(
+        nodes: Callable[[Reply], ScriptedNode]) -> None:
+    script = {"eth_chainId": answer("0x7a69"), "html_502": lambda r: (502, b"<html>Bad Gateway</html>", False),
+              "result_with_503": answer("0x1", status=503)}
+    node = nodes(lambda r: script[r["method"]](r))
+    url = USER_URL.format(port=node.server_port)
+    rpc = transport(url)
+    assert isinstance(rpc, HttpTransport)
+    assert rpc.request("eth_chainId", []) == "0x7a69"
+    # As requests (web3's transport) sends it: the user info percent-decoded, path and query kept.
+    headers = node.calls[0][1]
+    assert headers["Authorization"] == "Basic " + base64.b64encode(f"alice:p@ss-{SECRET}".encode()).decode()
+    assert node.calls[0][0]["method"] == "eth_chainId"
+
+    failures = _failures(rpc, node, url, ("html_502", "result_with_503"))
 
     for failure in failures:
         shown = _everything_shown(failure)
         assert SECRET not in shown and "p@ss" not in shown, shown
-    assert "alice:***@127.0.0.1" in str(gone.value) and "alice:***@127.0.0.1" in str(silent.value)
+    gone, silent = failures[2], failures[3]  # the node gone, then waiting for it
+    assert "alice:***@127.0.0.1" in str(gone) and "alice:***@127.0.0.1" in str(silent)
 
 
 def test_a_password_in_a_proxied_url_is_not_shown_either(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -723,22 +730,7 @@ def test_a_secret_given_as_the_url_user_is_never_shown(nodes: Callable[[Reply], 
     assert rpc.request("eth_chainId", []) == "0x7a69"
     assert node.calls[0][1]["Authorization"] == "Basic " + base64.b64encode(f"{SECRET}:".encode()).decode()
 
-    failures: list[BaseException] = []
-    for method in ("html_502", "empty"):
-        with pytest.raises(ChainError) as caught:
-            rpc.request(method, [])
-        failures.append(caught.value)
-    node.stop()
-    node.wait_closed(1)
-    with pytest.raises(ChainError) as gone:
-        rpc.request("eth_chainId", [])
-    failures.append(gone.value)
-    with pytest.raises(ChainError) as silent:
-        wait_ready(transport(url), 0.3)
-    failures.append(silent.value)
-    with pytest.raises(ChainError) as bad_scheme:
-        HttpTransport(url.replace("http://", "ftp://"))
-    failures.append(bad_scheme.value)
+    failures = _failures(rpc, node, url, ("html_502", "empty"))
 
     with socket.create_server(("127.0.0.1", 0)) as refused:  # a proxied URL goes through web3's provider
         proxy_port = refused.getsockname()[1]
@@ -754,7 +746,8 @@ def test_a_secret_given_as_the_url_user_is_never_shown(nodes: Callable[[Reply], 
     for failure in failures:
         shown = _everything_shown(failure)
         assert SECRET not in shown, shown
-    assert "http://***@127.0.0.1" in str(gone.value) and "http://***@127.0.0.1" in str(silent.value)
+    gone, silent = failures[2], failures[3]  # the node gone, then waiting for it
+    assert "http://***@127.0.0.1" in str(gone) and "http://***@127.0.0.1" in str(silent)
     assert "http://***@127.0.0.2" in str(via_web3.value)
 
 
