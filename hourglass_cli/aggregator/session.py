@@ -21,7 +21,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from eth_abi import decode
@@ -54,15 +54,12 @@ class SessionDeps:
     aggregator: str
     call_timeout: float = 0.0
     retry_interval: float = 0.5
-    ecdsa_versions: dict[str, str] | None = None
     signer_grace: float = 0.03  # after the threshold is met, how long late answers may still join the certificate
-    _same_second: dict[str, bool] | None = None
+    _same_second: dict[str, bool] = field(default_factory=dict, repr=False)
 
     def same_second_results(self, chain: str) -> bool:
         """Whether the chain's mailbox takes a result in the creation second (our devnet mailbox's
         ``SAME_SECOND_RESULTS``); EigenLayer's has no such view and wants a later second."""
-        if self._same_second is None:
-            self._same_second = {}
         if chain not in self._same_second:
             try:
                 value = bool(self.chains[chain].mailbox.functions.SAME_SECOND_RESULTS().call())
@@ -72,15 +69,8 @@ class SessionDeps:
         return self._same_second[chain]
 
     def ecdsa_version(self, chain: str) -> str:
-        """The EIP-712 version of `chain`'s ECDSA verifier domain (read once)."""
-        from hourglass_cli.crypto.digests import major_version
-
-        if self.ecdsa_versions is None:
-            self.ecdsa_versions = {}
-        if chain not in self.ecdsa_versions:
-            verifier = self.chains[chain].ecdsa_verifier
-            self.ecdsa_versions[chain] = major_version(verifier.functions.version().call())
-        return self.ecdsa_versions[chain]
+        """The EIP-712 version of `chain`'s ECDSA verifier domain (the submitter reads it once per chain)."""
+        return self.submitter.ecdsa_version(chain)
 
 
 @dataclass(frozen=True)

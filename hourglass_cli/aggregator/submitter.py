@@ -112,7 +112,7 @@ class Submitter:
 
         digest = messages.ecdsa_result_digest(task_id, first.output,
                                               opset.reference_timestamp, contracts.ecdsa_verifier.address,
-                                              domain_version=self._version(contracts))
+                                              domain_version=self.ecdsa_version(contracts.name))
         cert = certs.build_ecdsa_certificate(opset.reference_timestamp, first.message_hash, digest,
                                              [a.result_signature for a in group])
         certs.check_ecdsa_certificate(cert, digest=digest, totals=opset.total_weights, bips=facts.bips,
@@ -120,12 +120,13 @@ class Submitter:
         data = encoding.encode_ecdsa_certificate(cert)
         return data, submit_gas(facts.curve, data, first.output, signers=len(group))
 
-    def _version(self, contracts: ChainContracts) -> str:
+    def ecdsa_version(self, chain: str) -> str:
+        """The EIP-712 version of `chain`'s ECDSA verifier domain (read once; sessions use it too)."""
         from hourglass_cli.crypto.digests import major_version
 
-        if contracts.name not in self._versions:
-            self._versions[contracts.name] = major_version(contracts.ecdsa_verifier.functions.version().call())
-        return self._versions[contracts.name]
+        if chain not in self._versions:
+            self._versions[chain] = major_version(self.chains[chain].ecdsa_verifier.functions.version().call())
+        return self._versions[chain]
 
     # -- sending --
 
