@@ -18,7 +18,8 @@ the task's block is on our chain (waits ``block_wait``)     UNAVAILABLE
 this executor has a key of the operator set's curve         FAILED_PRECONDITION
 operator in the executor set at the task's block, with the  PERMISSION_DENIED
 key this executor signs with
-task id not seen before (SQLite, atomic)                    ALREADY_EXISTS
+the task id was not claimed by a different submission     ALREADY_EXISTS
+(other aggregator or signed fields; SQLite, atomic)
 performer answers within the task's time                    DEADLINE_EXCEEDED
 performer succeeds                                          INTERNAL (its message)
 performer reachable                                         UNAVAILABLE
@@ -27,8 +28,17 @@ aggregator still waiting (a cancelled call cancels the      CANCELLED (recorded;
 performer call too)                                         the caller is gone)
 chain readable                                              UNAVAILABLE
 executor ready (started, not shutting down)                 UNAVAILABLE
+the same submission is not running in another process     UNAVAILABLE (retry)
+that shares this store
 anything unexpected                                         INTERNAL
 =========================================================== ======================
+
+Re-sent submissions are idempotent. A submission is identified by the aggregator's address and the 224 bytes it
+signed (`store.submission_digest`): one already answered gets the stored signed answer (the performer does not
+run again, nothing is signed again); one running now waits for that run and gets its answer (one performer run
+and one signature per task, whatever the number of callers; the performer call is cancelled only when every
+caller has gone); one whose earlier run ended without a signature (failed, cancelled, interrupted by a restart)
+runs again. The signed answer is stored before the reply is sent.
 
 Undecodable protobuf bytes are refused by gRPC itself (INTERNAL, "Exception deserializing request!").
 On success the reply is ``TaskResult`` version 1: ``result_signature`` = the certificate-digest signature
@@ -57,7 +67,9 @@ from hourglass_cli.executor.runtimes.base import (
     PerformerTimeout,
     PerformerUnavailable,
 )
-from hourglass_cli.executor.store import ExecutorStore
+from hourglass_cli import failpoints
+from hourglass_cli.executor.flights import Flight, Flights
+from hourglass_cli.executor.store import Claim, ExecutorStore, SignedAnswer, submission_digest
 from hourglass_cli.wire import messages
 from hourglass_cli.wire.messages import WireFormatError
 from hourglass_cli.wire.services import executor_pb2
@@ -137,6 +149,7 @@ class ExecutorService:
         self.store = store
         self.task_timeout = task_timeout
         self.block_wait = block_wait
+        self._flights = Flights()
         self.ready = threading.Event()
         """Set once started; a performer being restarted does not clear it (calls wait for it, within the
         task's time)."""
@@ -180,7 +193,8 @@ class ExecutorService:
             raise Rejection(Code.INVALID_ARGUMENT, "task_block_number is missing")
         return task_id, aggregator, avs, executor
 
-    def _check_aggregator(self, request: Any, task_id: str, aggregator: str) -> None:
+    def _check_aggregator(self, request: Any, task_id: str, aggregator: str) -> bytes:
+        """The 224 signed bytes, once the aggregator's signature over them verifies."""
         if not request.signature:
             raise Rejection(Code.UNAUTHENTICATED, "the aggregator's signature is missing")
         try:
@@ -196,6 +210,7 @@ class ExecutorService:
             raise Rejection(Code.UNAUTHENTICATED,
                             f"the aggregator signature does not verify against {aggregator}'s {key.curve.name} key "
                             "for this executor")
+        return message
 
     def _remaining(self, context: grpc.ServicerContext) -> float | None:
         left = context.time_remaining()
@@ -224,13 +239,12 @@ class ExecutorService:
             raise Rejection(Code.PERMISSION_DENIED, exc.message) from None
         return signer
 
-    def _run(self, request: Any, context: grpc.ServicerContext) -> bytes:
-        remaining = self._remaining(context)
+    def _run(self, request: Any, remaining: float | None, cancel_on: Any) -> bytes:
         timeout = self.task_timeout if remaining is None else min(self.task_timeout, remaining)
         try:
             # The performer gets the id exactly as the aggregator sent it (ASCII of the 0x-hex form, WIRE.md §1).
             return self.runtime.execute(request.task_id.encode("ascii"), bytes(request.payload), timeout,
-                                        cancel_on=context.add_callback)
+                                        cancel_on=cancel_on)
         except PerformerCancelled:
             raise Rejection(Code.CANCELLED, "the aggregator cancelled the task") from None
         except PerformerTimeout:
@@ -252,27 +266,101 @@ class ExecutorService:
             raise Rejection(Code.PERMISSION_DENIED, f"the task is addressed to executor {executor}; this is "
                                                     f"{self.operator}")
         try:
-            self._check_aggregator(request, task_id, aggregator)
+            signed = self._check_aggregator(request, task_id, aggregator)
             signer = self._check_membership(request, context)
         except ChainError as exc:
             raise Rejection(Code.UNAVAILABLE, f"cannot read the chain: {exc.message}") from None
-        if not self.store.claim(task_id, avs=avs, aggregator=aggregator, operator_set_id=request.operator_set_id,
-                                task_block=request.task_block_number):
-            raise Rejection(Code.ALREADY_EXISTS, f"task {task_id} was already submitted to this executor")
+        digest = submission_digest(bytes.fromhex(aggregator[2:]), signed)
+        for _round in range(3):  # a run every caller had abandoned is claimed again once it has ended
+            found, role = self._flight(request, task_id, digest, aggregator)
+            if isinstance(found, SignedAnswer):
+                log.info("task task_id=%s answered from the store (a re-sent submission)", _show(task_id))
+                return self._reply(request, found)
+            if role == "own":
+                return self._reply(request, self._own(request, context, found, task_id, signer))
+            answer = self._join(context, found, joined=role == "join")
+            if answer is not None:
+                return self._reply(request, answer)
+        raise Rejection(Code.UNAVAILABLE, f"task {task_id} is being cancelled and run again; retry")
+
+    def _flight(self, request: Any, task_id: str, digest: bytes, aggregator: str) -> tuple[Any, str]:
+        """(the run, "own" | "join" | "wait" (abandoned: wait for its end)), or (the stored SignedAnswer, "");
+        Rejection on a conflict."""
+        with self._flights.lock:
+            flight = self._flights.get(task_id)
+            if flight is not None and not flight.done:  # a finished run has updated the store: claim from it
+                if flight.digest != digest:
+                    raise self._conflict(task_id)
+                return flight, "join" if flight.join() else "wait"
+            claim = self.store.claim(task_id, digest=digest, avs=self.avs, aggregator=aggregator,
+                                     operator_set_id=request.operator_set_id, task_block=request.task_block_number)
+            if claim.kind is Claim.ANSWERED:
+                return claim.answer, ""
+            if claim.kind is Claim.CONFLICT:
+                raise self._conflict(task_id)
+            if claim.kind is Claim.RUNNING:  # another executor process on the same store file is running it
+                raise Rejection(Code.UNAVAILABLE, f"task {task_id} is running in another executor process that "
+                                                  "shares this store; retry")
+            flight = Flight(digest)
+            self._flights.add(task_id, flight)
+            return flight, "own"
+
+    @staticmethod
+    def _conflict(task_id: str) -> Rejection:
+        return Rejection(Code.ALREADY_EXISTS, f"task {task_id} was already submitted to this executor with other "
+                                              "signed fields (aggregator, payload, block or reference timestamp)")
+
+    def _own(self, request: Any, context: grpc.ServicerContext, flight: Flight, task_id: str,
+             signer: Signer) -> SignedAnswer:
+        """Run the performer, sign, store the answer, then hand it to every caller of this run."""
+        if context.add_callback(flight.leave) is False:
+            flight.leave()
         try:
-            output = self._run(request, context)
+            failpoints.hit("executor.claimed")
+            output = self._run(request, self._remaining(context), flight.cancel_on)
             result_signature = signer.sign_result(task_id, output, request.reference_timestamp)
             auth_signature = signer.sign_offchain(messages.auth_message(
                 task_id, self.avs, self.operator, request.operator_set_id, result_signature))
+            answer = SignedAnswer(output, bytes(result_signature), bytes(auth_signature))
+            self.store.answer(task_id, answer)  # before anyone is answered: a re-send gets exactly this
+            failpoints.hit("executor.answer.stored")
         except Rejection as rejection:
-            self.store.finish(task_id, ok=False, error=f"{rejection.code.name}: {rejection.message}")
+            self.store.fail(task_id, f"{rejection.code.name}: {rejection.message}")
+            flight.finish(rejection=rejection)
             raise
         except Exception as exc:
-            self.store.finish(task_id, ok=False, error=f"INTERNAL: {type(exc).__name__}")
+            self.store.fail(task_id, f"INTERNAL: {type(exc).__name__}")
+            flight.finish(rejection=Rejection(Code.INTERNAL, f"internal executor error ({type(exc).__name__})"))
             raise
-        self.store.finish(task_id, ok=True, result_bytes=len(output))
+        finally:
+            self._flights.remove(task_id, flight)
+        flight.finish(answer=answer)
+        return answer
+
+    def _join(self, context: grpc.ServicerContext, flight: Flight, joined: bool) -> SignedAnswer | None:
+        """Wait for the run another call owns; its answer, its refusal raised, or None to claim again."""
+        gone = threading.Event()
+
+        def ended() -> None:
+            gone.set()
+            if joined:
+                flight.leave()
+
+        if context.add_callback(ended) is False:
+            ended()
+        if not flight.wait(self._remaining(context), gone.is_set):
+            if gone.is_set():
+                raise Rejection(Code.CANCELLED, "the aggregator cancelled the task")
+            raise Rejection(Code.DEADLINE_EXCEEDED, "the first submission of this task is still running")
+        if flight.answer is not None:
+            return flight.answer
+        if not joined:
+            return None  # that run was abandoned by its callers before we came: claim it again
+        raise flight.rejection or Rejection(Code.INTERNAL, "the first submission of this task failed")
+
+    def _reply(self, request: Any, answer: SignedAnswer) -> Any:
         return executor_pb2.TaskResult(
-            task_id=request.task_id, operator_address=self.operator, output=output, result_signature=result_signature,
-            avs_address=self.avs, operator_set_id=request.operator_set_id, auth_signature=auth_signature,
-            version=messages.TASK_MESSAGE_VERSION,
+            task_id=request.task_id, operator_address=self.operator, output=answer.output,
+            result_signature=answer.result_signature, avs_address=self.avs, operator_set_id=request.operator_set_id,
+            auth_signature=answer.auth_signature, version=messages.TASK_MESSAGE_VERSION,
         )

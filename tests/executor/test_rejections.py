@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import grpc
 import pytest
 from eth_abi import decode
@@ -159,33 +157,15 @@ def test_aggregator_ahead_of_our_chain_is_waited_for(bn254_net: Net, bn254_squar
 # ------------------------------------------------------------------ replays and malformed input
 
 
-def test_replayed_task_id(bn254_net: Net, bn254_square: RunningExecutor) -> None:
+def test_a_different_submission_of_a_served_task_id_is_refused(bn254_net: Net, bn254_square: RunningExecutor) -> None:
+    """Re-sent identical submissions are answered (test_idempotence.py); other signed fields are not."""
     net, square = bn254_net, bn254_square
     task = net.create_task(4)
-    submission = net.submission(task)
-    square.submit(submission)
-    refused(square, submission, Code.ALREADY_EXISTS, match="already")
-    # The same id in upper case is the same task.
-    upper = net.submission(task, task_id="0x" + task.task_id[2:].upper())
-    refused(square, upper, Code.ALREADY_EXISTS)
+    square.submit(net.submission(task))
+    other_payload = net.submission(task, payload=task.payload[:-1] + b"\x05")
+    refused(square, other_payload, Code.ALREADY_EXISTS, match="other signed fields")
+    refused(square, net.submission(task, reference_timestamp=task.reference_timestamp - 1), Code.ALREADY_EXISTS)
     still_serving(net, square)
-
-
-def test_concurrent_duplicates_run_once(bn254_net: Net, bn254_square: RunningExecutor) -> None:
-    net, square = bn254_net, bn254_square
-    submission = net.submission(net.create_task(6))
-    with ThreadPoolExecutor(8) as pool:
-        outcomes = list(pool.map(lambda _: _outcome(square, submission), range(8)))
-    assert outcomes.count(Code.OK) == 1
-    assert outcomes.count(Code.ALREADY_EXISTS) == 7
-
-
-def _outcome(executor: RunningExecutor, submission: object) -> grpc.StatusCode:
-    try:
-        executor.submit(submission)
-    except grpc.RpcError as exc:
-        return exc.code()
-    return Code.OK
 
 
 @pytest.mark.parametrize("field,value,match", [

@@ -3,65 +3,46 @@
 from __future__ import annotations
 
 import sqlite3
-import threading
 from pathlib import Path
 
 import pytest
 
 from hourglass_cli.errors import ConfigError
 from hourglass_cli.executor.config import load_executor_config, parse_executor_config
-from hourglass_cli.executor.store import ExecutorStore, StoreError
+from hourglass_cli.executor.store import Claim, ExecutorStore, SignedAnswer, StoreError
 
 TASK = "0x" + "ab" * 32
 ADDR = "0x" + "12" * 20
 
 
 def _claim(store: ExecutorStore, task_id: str = TASK) -> bool:
-    return store.claim(task_id, avs=ADDR, aggregator=ADDR, operator_set_id=1, task_block=7)
+    kind = store.claim(task_id, digest=b"\x01" * 32, avs=ADDR, aggregator=ADDR, operator_set_id=1, task_block=7).kind
+    return kind is Claim.NEW
 
 
-# ------------------------------------------------------------------ store
-
-
-def test_claim_is_atomic_across_threads(tmp_path: Path) -> None:
-    store = ExecutorStore(tmp_path / "x.db")
-    barrier = threading.Barrier(16)
-    wins: list[bool] = []
-    lock = threading.Lock()
-
-    def contend() -> None:
-        barrier.wait()
-        won = _claim(store)
-        with lock:
-            wins.append(won)
-
-    threads = [threading.Thread(target=contend) for _ in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert wins.count(True) == 1 and len(wins) == 16
-    assert not _claim(store, TASK.upper().replace("0X", "0x"))  # same id, other case
+# ------------------------------------------------------------------ store (claims: tests/executor/test_idempotence.py)
 
 
 def test_two_stores_on_one_file_share_claims(tmp_path: Path) -> None:
     a, b = ExecutorStore(tmp_path / "x.db"), ExecutorStore(tmp_path / "x.db")
     assert _claim(a) and not _claim(b)
+    assert not _claim(b, TASK.upper().replace("0X", "0x"))  # same id, other case
     assert a.path.with_name("x.db-wal").exists()  # WAL mode
 
 
 def test_status_and_restart_marks_running_as_interrupted(tmp_path: Path) -> None:
     store = ExecutorStore(tmp_path / "x.db")
     assert _claim(store, TASK) and _claim(store, "0x" + "cd" * 32) and _claim(store, "0x" + "ef" * 32)
-    store.finish(TASK, ok=True, result_bytes=32)
-    store.finish("0x" + "cd" * 32, ok=False, error="DEADLINE_EXCEEDED: slow")
+    store.answer(TASK, SignedAnswer(b"\x00" * 32, b"r", b"a"))
+    store.fail("0x" + "cd" * 32, "DEADLINE_EXCEEDED: slow")
     record = store.get(TASK)
     assert record and record.status == "done" and record.result_bytes == 32 and record.finished_at
     store.close()
     again = ExecutorStore(tmp_path / "x.db")
     assert again.get("0x" + "ef" * 32).status == "interrupted"  # type: ignore[union-attr]
     assert again.get("0x" + "cd" * 32).error == "DEADLINE_EXCEEDED: slow"  # type: ignore[union-attr]
-    assert not _claim(again, "0x" + "ef" * 32)  # an interrupted task is not run again
+    assert not _claim(again, "0x" + "ef" * 32)  # claimed again as a rerun, not as a new task
+    assert again.get("0x" + "ef" * 32).status == "running"  # type: ignore[union-attr]
     assert again.count() == 3 and again.count("done") == 1
 
 
