@@ -2,8 +2,8 @@
 
 `FanOut.start()` signs one `TaskSubmission` per executor (WIRE.md §2a: the 224-byte message names that
 executor) and fires all calls as gRPC futures with the task's deadline; replies land in a queue that the
-session reads. Unreachable executors (UNAVAILABLE) are called again with a doubling pause until the deadline;
-other refusals are final. A reply that does not parse — wrong task, operator, AVS, set, version, size, or
+session reads. Unreachable executors (UNAVAILABLE) and replay refusals (ALREADY_EXISTS) are called again with a
+doubling pause (at most 5 s) until the deadline; other refusals are final. A reply that does not parse — wrong task, operator, AVS, set, version, size, or
 signature encoding — is stored as 'invalid' and never reaches a certificate; nothing a reply holds can raise
 out of here.
 """
@@ -29,7 +29,10 @@ from hourglass_cli.wire.services import ExecutorStub, executor_pb2
 
 log = logging.getLogger("hourglass.aggregator.session")
 
-_RETRY_CODES = (grpc.StatusCode.UNAVAILABLE,)
+# UNAVAILABLE: unreachable or restarting. ALREADY_EXISTS: an executor that refuses a task id it has seen (Ponos
+# does; ours answers a re-sent submission with its stored answer): never a reason to give the task up — it is
+# asked again until the deadline, in case it is answered after all.
+_RETRY_CODES = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.ALREADY_EXISTS)
 
 
 _CHANNEL_OPTIONS = [("grpc.enable_retries", 0), ("grpc.initial_reconnect_backoff_ms", 100),
@@ -176,7 +179,8 @@ class FanOut:
             reply = Reply(operator, None, "error",
                           f"{code.name}: {_safe(exc.details() if hasattr(exc, 'details') else exc)}")
             if code in _RETRY_CODES:
-                self.channels.reset(socket, stub)
+                if code == grpc.StatusCode.UNAVAILABLE:
+                    self.channels.reset(socket, stub)
                 self.transient.add(operator.address)
                 if time.time() + pause < self.deadline:
                     retry_at = time.time() + pause

@@ -9,8 +9,9 @@ the certificate goes to the submitter. Until then, and for a short grace (`signe
 is first met, late answers still join: more signers, fewer non-signer witnesses, less gas. On a mailbox that
 takes a result in the creation second (our devnet's, ``SAME_SECOND_RESULTS``) there is no clock to wait for.
 
-Every reply is stored as it arrives, so after a restart the certificate is rebuilt from the store —
-executors refuse a task id they have already served. Final statuses carry a reason.
+Every reply is stored as it arrives, so after a restart the certificate is rebuilt from the store; executors
+without a stored answer are asked again (an executor answers a re-sent submission with the answer it signed,
+so an answer lost with the aggregator is not lost). Final statuses carry a reason.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from eth_abi import decode
 
+from hourglass_cli import failpoints
 from hourglass_cli.aggregator import store as st
 from hourglass_cli.aggregator.certificates import threshold_met
 from hourglass_cli.aggregator.fanout import Channels, FanOut, Reply, record_of
@@ -187,6 +189,11 @@ class TaskSession:
         deadline = facts.creation_time + facts.sla - offset
         if time.time() > deadline:  # resumed or caught up after its SLA: the chain just has no block since
             return self._finish(st.EXPIRED, "the task's SLA passed before a certificate was ready")
+        if any(r.outcome in st.UNSETTLED for r in deps.store.submissions(t.chain, t.task_hash)):
+            # resumed after a crash while submitting: that transaction (pending, or re-sent as it was) first
+            settled = deps.submitter.settle(self, deadline)
+            if settled is not None:
+                return settled
         opset = deps.reader.operator_set(t.chain, t.avs, t.operator_set_id, t.reference_timestamp, t.block_number,
                                          facts.curve)
         self._stage("setup")
@@ -269,8 +276,10 @@ class TaskSession:
                                                      r.result_signature or b"", r.auth_signature or b"")
                 except Exception:  # noqa: BLE001
                     failures[op.address] = "stored reply unreadable"
-            elif not (r.outcome == "error" and (r.detail or "").startswith("UNAVAILABLE")):
+            elif r.outcome == "invalid":
                 failures[op.address] = r.detail or r.outcome
+            # An error is asked again: the executor answers a re-sent submission with what it signed, or runs a
+            # task it never signed for again (its refusal, a lost call, a restart of either side).
         return [op for op in opset.operators if op.address not in answers and op.address not in failures]
 
     def _take(self, reply: Reply, opset: OperatorSet, facts: TaskFacts, answers: dict[str, Answer],
@@ -287,6 +296,7 @@ class TaskSession:
             else:
                 verified.add(address)
         deps.metrics.responses.inc(address, outcome if not reply.retry else "retrying")
+        failpoints.hit("aggregator.reply.received")
         deps.store.add_response(t.chain, t.task_hash, record_of(Reply(reply.operator, reply.answer, outcome, detail)))
         if outcome == "ok" and reply.answer is not None:
             answers[address] = reply.answer

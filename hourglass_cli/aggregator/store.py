@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hourglass_cli.errors import HourglassError
-from hourglass_cli.sqlite_db import open_database
+from hourglass_cli.sqlite_db import integrity_problems, open_database
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 PENDING, PROCESSING, COMPLETED, FAILED, EXPIRED, CANCELLED = (
     "pending", "processing", "completed", "failed", "expired", "cancelled")
 STATUSES = (PENDING, PROCESSING, COMPLETED, FAILED, EXPIRED, CANCELLED)
@@ -45,9 +45,17 @@ CREATE TABLE IF NOT EXISTS responses (
     PRIMARY KEY (chain, task_hash, operator));
 CREATE TABLE IF NOT EXISTS submissions (
     chain TEXT NOT NULL, task_hash TEXT NOT NULL, attempt INTEGER NOT NULL, tx_hash TEXT,
-    outcome TEXT NOT NULL, detail TEXT, gas_used INTEGER, sent_at REAL NOT NULL,
+    outcome TEXT NOT NULL, detail TEXT, gas_used INTEGER, sent_at REAL NOT NULL, raw_tx BLOB, nonce INTEGER,
     PRIMARY KEY (chain, task_hash, attempt));
 """
+
+_MIGRATIONS = {
+    2: "ALTER TABLE submissions ADD COLUMN raw_tx BLOB; ALTER TABLE submissions ADD COLUMN nonce INTEGER",
+}
+
+# Submission outcomes: 'signed' (recorded before it is sent: it may or may not have reached the node), 'sent',
+# then 'ok' | 'failed' | 'dropped' (it can never be mined: its nonce went to another transaction).
+SIGNED, SENT, UNSETTLED = "signed", "sent", ("signed", "sent")
 
 
 class StoreError(HourglassError):
@@ -119,7 +127,7 @@ class ResponseRecord:
 
 @dataclass(frozen=True)
 class SubmissionRecord:
-    """One submitResult attempt."""
+    """One submitResult attempt; a signed one keeps its raw bytes and nonce until it is settled."""
 
     attempt: int
     tx_hash: str | None
@@ -127,6 +135,8 @@ class SubmissionRecord:
     detail: str | None
     gas_used: int | None
     sent_at: float
+    raw_tx: bytes | None = None
+    nonce: int | None = None
 
 
 class Store(ABC):
@@ -177,6 +187,10 @@ class Store(ABC):
         """Tasks per status."""
 
     @abstractmethod
+    def problems(self) -> list[str]:
+        """Integrity problems of the store (empty: sound)."""
+
+    @abstractmethod
     def close(self) -> None: ...
 
 
@@ -195,8 +209,9 @@ class SqliteStore(Store):
     def _open(self) -> sqlite3.Connection:
         return open_database(
             self.path, schema=_SCHEMA, version=SCHEMA_VERSION, what="aggregator", config_key="[aggregator].store",
-            error=StoreError, corrupt_hint="move the file away (the aggregator then rescans from "
-                                           "[[chains]].start_block) or restore it from a backup")
+            error=StoreError, migrations=_MIGRATIONS,
+            corrupt_hint="move the file away (the aggregator then rescans from [[chains]].start_block) or restore it "
+                         "from a backup")
 
     def close(self) -> None:
         with self._lock:
@@ -314,11 +329,24 @@ class SqliteStore(Store):
         s = submission
         with self._lock:
             self._db.execute("INSERT OR REPLACE INTO submissions (chain, task_hash, attempt, tx_hash, outcome, detail, "
-                             "gas_used, sent_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                             (chain, task_hash, s.attempt, s.tx_hash, s.outcome, s.detail, s.gas_used, s.sent_at))
+                             "gas_used, sent_at, raw_tx, nonce) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                             (chain, task_hash, s.attempt, s.tx_hash, s.outcome, s.detail, s.gas_used, s.sent_at,
+                              s.raw_tx, s.nonce))
 
     def submissions(self, chain: str, task_hash: str) -> list[SubmissionRecord]:
         with self._lock:
-            rows = self._db.execute("SELECT attempt, tx_hash, outcome, detail, gas_used, sent_at FROM submissions "
-                                    "WHERE chain = ? AND task_hash = ? ORDER BY attempt", (chain, task_hash)).fetchall()
-        return [SubmissionRecord(*r) for r in rows]
+            rows = self._db.execute("SELECT attempt, tx_hash, outcome, detail, gas_used, sent_at, raw_tx, nonce FROM "
+                                    "submissions WHERE chain = ? AND task_hash = ? ORDER BY attempt",
+                                    (chain, task_hash)).fetchall()
+        return [SubmissionRecord(*r[:6], bytes(r[6]) if r[6] is not None else None, r[7]) for r in rows]
+
+    def problems(self) -> list[str]:
+        with self._lock:
+            found = integrity_problems(self._db)
+            bad = self._db.execute(f"SELECT chain, task_hash FROM tasks WHERE status NOT IN "
+                                   f"({', '.join('?' for _ in STATUSES)})", STATUSES).fetchall()
+            orphans = self._db.execute("SELECT DISTINCT r.chain, r.task_hash FROM responses r LEFT JOIN tasks t ON "
+                                       "t.chain = r.chain AND t.task_hash = r.task_hash WHERE t.task_hash IS NULL"
+                                       ).fetchall()
+        return found + [f"task {c}/{h}: unknown status" for c, h in bad] + \
+            [f"responses of unknown task {c}/{h}" for c, h in orphans]

@@ -18,11 +18,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from hourglass_cli import failpoints
 from hourglass_cli.aggregator import certificates as certs
 from hourglass_cli.aggregator import store as st
 from hourglass_cli.chain import certificates as encoding
+from hourglass_cli.chain.reverts import RevertError
 from hourglass_cli.chain.structs import CurveType, TaskStatus, operator_set
 from hourglass_cli.crypto import bn254
 from hourglass_cli.errors import ChainError
@@ -140,9 +142,12 @@ class Submitter:
         full = False
         result = group[0].output
         contracts, sender = self.chains[task.chain], self.senders[task.chain]
-        attempt = len(self.store.submissions(task.chain, task.task_hash))
+        attempt = max((r.attempt for r in self.store.submissions(task.chain, task.task_hash)), default=0)
         delay, failures = 0.1, 0
         while failures < self.attempts:
+            settled = self.settle(session, deadline)  # an earlier transaction of this task comes first
+            if settled is not None:
+                return settled
             if session.cancelled.wait(max(0.0, submit_at - time.time())):
                 return session.finish_cancelled()
             if time.time() > deadline:  # never early: the offset is a lower bound, so this deadline is late
@@ -152,18 +157,35 @@ class Submitter:
                 return session._finish(st.CANCELLED, problem)
             session._stage("wait_timestamp")
             session.submitting = True
-            attempt += 1
             sent_at = time.time()
             fn = contracts.mailbox.functions.submitResult(bytes.fromhex(task.task_hash[2:]), data, result)
             tx_hash = None
-            try:
-                pending = sender.send(fn, gas=gas)
-                tx_hash = "0x" + pending.tx_hash.hex()
+            signed: list[tuple[int, str]] = []
+            base = attempt
+
+            def record_signed(raw_hash: bytes, raw: bytes, nonce: int) -> None:
+                # Written before the node sees it: after a crash the restart finds (or re-sends) this very
+                # transaction instead of sending a second submitResult.
+                signed.append((base + len(signed) + 1, "0x" + raw_hash.hex()))
                 self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
-                    attempt, tx_hash, "sent", None, None, sent_at))
+                    signed[-1][0], signed[-1][1], st.SIGNED, None, None, sent_at, raw, nonce))
+                failpoints.hit("aggregator.submit.signed")
+
+            try:
+                pending = sender.send(fn, gas=gas, on_signed=record_signed)
+                failpoints.hit("aggregator.submit.sent")
+                attempt, tx_hash = signed[-1]
+                self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
+                    attempt, tx_hash, st.SENT, None, None, sent_at, None, pending.nonce))
+                failpoints.hit("aggregator.submit.recorded")
                 receipt = pending.wait()
             except ChainError as exc:
-                outcome = self._failed(session, opset, exc, attempt, tx_hash, sent_at)
+                attempt = signed[-1][0] if signed else base + 1
+                # Signed, and the node may have it (a send error after it was taken, a receipt wait that gave up):
+                # the row stays open and the next round settles it before anything new is sent.
+                maybe_live = bool(signed) and not isinstance(exc, RevertError) and (
+                    tx_hash is None or "no receipt" in exc.message)
+                outcome = self._failed(session, opset, exc, attempt, tx_hash, sent_at, record=not maybe_live)
                 if outcome == "full_witnesses" and not full:
                     full = True
                     self.nonsigners.forget(opset)
@@ -184,18 +206,67 @@ class Submitter:
                     delay = min(delay * 2, 2.0)
                     continue
                 return outcome
+            return self._verified(session, opset, facts, group, attempt, tx_hash, receipt, sent_at, started)
+        return session._finish(st.FAILED, f"submitResult failed {self.attempts} times; see the submissions table")
+
+    def _verified(self, session: TaskSession, opset: OperatorSet, facts: TaskFacts, group: list[Answer],
+                  attempt: int, tx_hash: str, receipt: Any, sent_at: float, started: float) -> str:
+        task = session.task
+        used = int(receipt["gasUsed"])
+        self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
+            attempt, tx_hash, "ok", None, used, sent_at))
+        self.metrics.submissions.inc(task.chain, "ok")
+        if facts.curve == CurveType.BN254:
+            signers = {a.operator.index for a in group}
+            self.nonsigners.remember(opset, {i for i in range(len(opset.operators)) if i not in signers})
+        self.metrics.stage_seconds.observe(time.monotonic() - started, "submit_total")
+        session._stage("submit")
+        return session._finish(st.COMPLETED, f"verified on chain with {len(group)}/{len(opset.operators)} "
+                                             f"signers, gas {used}", tx_hash)
+
+    def settle(self, session: TaskSession, deadline: float) -> str | None:
+        """Earlier submitResult transactions of this task not known to have failed (from before a restart, or a
+        receipt wait that gave up): wait for each one the node has or can still take; a final status if one
+        was mined successfully, None to go on submitting."""
+        task = session.task
+        open_rows = [r for r in self.store.submissions(task.chain, task.task_hash) if r.outcome in st.UNSETTLED]
+        if not open_rows:
+            return None
+        sender = self.senders[task.chain]
+        for row in open_rows:
+            if not row.tx_hash:
+                continue
+            tx_hash = bytes.fromhex(row.tx_hash[2:])
+            try:
+                pending = sender.adopt(tx_hash, row.raw_tx, row.nonce, f"TaskMailbox.submitResult {task.task_hash}")
+            except Exception as exc:  # noqa: BLE001 - the node is unreachable: decide on the next round
+                log.warning("cannot look up an earlier submission chain=%s task=%s tx=%s error=%r", task.chain,
+                            task.task_hash, row.tx_hash, str(exc)[:200])
+                return None if time.time() < deadline else session._finish(
+                    st.EXPIRED, "the deadline passed while an earlier submission could not be looked up")
+            if pending is None:
+                self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
+                    row.attempt, row.tx_hash, "dropped", "never mined: its nonce went to another transaction", None,
+                    row.sent_at))
+                continue
+            log.info("waiting for an earlier submission chain=%s task=%s tx=%s", task.chain, task.task_hash,
+                     row.tx_hash)
+            session.submitting = True
+            try:
+                receipt = pending.wait(max(1.0, deadline - time.time()))
+            except ChainError as exc:
+                if "no receipt" in exc.message:
+                    return session._finish(st.EXPIRED, "the deadline passed while an earlier submission was pending")
+                self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
+                    row.attempt, row.tx_hash, "failed", exc.message[:500], None, row.sent_at))
+                continue
             used = int(receipt["gasUsed"])
             self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
-                attempt, tx_hash, "ok", None, used, sent_at))
+                row.attempt, row.tx_hash, "ok", None, used, row.sent_at))
             self.metrics.submissions.inc(task.chain, "ok")
-            if facts.curve == CurveType.BN254:
-                signers = {a.operator.index for a in group}
-                self.nonsigners.remember(opset, {i for i in range(len(opset.operators)) if i not in signers})
-            self.metrics.stage_seconds.observe(time.monotonic() - started, "submit_total")
-            session._stage("submit")
-            return session._finish(st.COMPLETED, f"verified on chain with {len(group)}/{len(opset.operators)} "
-                                                 f"signers, gas {used}", tx_hash)
-        return session._finish(st.FAILED, f"submitResult failed {self.attempts} times; see the submissions table")
+            return session._finish(st.COMPLETED, f"verified on chain by an earlier submission, gas {used}",
+                                   row.tx_hash)
+        return None
 
     def _orphaned(self, contracts: ChainContracts, task: st.TaskRecord) -> str | None:
         """Why the task must not be submitted (its block is no longer canonical), or None."""
@@ -209,11 +280,12 @@ class Submitter:
         return None
 
     def _failed(self, session: TaskSession, opset: OperatorSet, exc: ChainError, attempt: int, tx_hash: str | None,
-                sent_at: float) -> str:
+                sent_at: float, record: bool = True) -> str:
         """What to do after a failed attempt: retry | estimate | full_witnesses, or a final status."""
         task = session.task
         name = getattr(exc, "error_name", None)
-        if tx_hash is not None or name != "TimestampAtCreation":  # a failed dry run sent nothing: not recorded
+        # a failed dry run sent nothing: not recorded; a transaction that may still be mined keeps its open row
+        if record and (tx_hash is not None or name != "TimestampAtCreation"):
             self.store.add_submission(task.chain, task.task_hash, st.SubmissionRecord(
                 attempt, tx_hash, "failed", f"{name or ''} {exc.message}"[:500], None, sent_at))
         self.metrics.submissions.inc(task.chain, name or "error")

@@ -201,8 +201,14 @@ class TxSender:
             request["to"] = to_checksum_address(to)
         return request
 
-    def send(self, call: Any, *, gas: int | None = None, value: int = 0) -> PendingTx:
-        """Sign and send `call` (bound function, constructor or `Call`); returns without waiting."""
+    def send(self, call: Any, *, gas: int | None = None, value: int = 0,
+             on_signed: Callable[[bytes, bytes, int], None] | None = None) -> PendingTx:
+        """Sign and send `call` (bound function, constructor or `Call`); returns without waiting.
+
+        `on_signed(tx_hash, raw_tx, nonce)` runs after signing and before sending (under the account's lock),
+        so a caller can record the transaction first: a process killed after it can find or re-send exactly
+        that transaction (:meth:`adopt`) instead of sending a second one.
+        """
         data = _calldata(call)
         what = describe(call, data)
         request = self._request(call, value, data)
@@ -219,6 +225,8 @@ class TxSender:
                 tx = {**request, "gas": int(gas), "nonce": nonce, "chainId": chain_id, **fees}
                 tx.pop("from")
                 signed = self.__account.sign_transaction(tx)
+                if on_signed is not None:
+                    on_signed(bytes(signed.hash), bytes(signed.raw_transaction), nonce)
                 try:
                     tx_hash = bytes(self.w3.eth.send_raw_transaction(signed.raw_transaction))
                 except Exception as exc:  # noqa: BLE001 - classified below
@@ -241,6 +249,45 @@ class TxSender:
             return PendingTx(self, tx_hash, nonce, what, {**request, "gas": int(gas)}, created)
         raise ChainError(f"{what}: the node kept rejecting the transaction: {last_error}",
                          hint="another process may be sending from the same account; retry") from None
+
+    def adopt(self, tx_hash: bytes, raw_tx: bytes | None, nonce: int | None, what: str) -> PendingTx | None:
+        """A transaction of this account signed earlier (perhaps by a process that died since): a PendingTx to
+        wait on if it is mined, pending, or could be re-sent as it is; None if it never can be mined (its nonce
+        went to another transaction, or it was never sent and a nonce before it is missing).
+
+        Re-sending the stored raw bytes is idempotent: it is the same transaction, with the same hash.
+        """
+        found = self._lookup(tx_hash)
+        if found is not None:
+            return PendingTx(self, tx_hash, found[1], what, found[0])
+        if raw_tx is None or nonce is None:
+            return None
+        with self._state.lock:
+            expected = int(self.w3.eth.get_transaction_count(self.address, "pending"))
+            if nonce == expected:
+                try:
+                    self.w3.eth.send_raw_transaction(raw_tx)
+                except Exception:  # noqa: BLE001 - whether it is known now decides, below
+                    pass
+                self._state.next_nonce = None  # resync: the node's pending count may have moved
+        found = self._lookup(tx_hash)
+        if found is None:
+            return None
+        return PendingTx(self, tx_hash, found[1], what, found[0])
+
+    def _lookup(self, tx_hash: bytes) -> tuple[dict[str, Any], int] | None:
+        """(the transaction as a replayable request, its nonce) if the node knows it (mined or pending)."""
+        from web3.exceptions import TransactionNotFound
+
+        try:
+            tx = self.w3.eth.get_transaction(tx_hash)
+        except TransactionNotFound:
+            return None
+        request: dict[str, Any] = {"from": self.address, "data": _hex(tx.get("input", b"")),
+                                   "value": int(tx.get("value", 0)), "gas": int(tx.get("gas", 0))}
+        if tx.get("to"):
+            request["to"] = to_checksum_address(tx["to"])
+        return request, int(tx.get("nonce", 0))
 
     def transact(self, call: Any, *, gas: int | None = None, value: int = 0,
                  timeout: float | None = None) -> TxReceipt:
@@ -280,6 +327,12 @@ class TxSender:
             return revert_error(pending.what, data=data)
         return RevertError(f"{pending.what} reverted in block {receipt['blockNumber']} "
                            "(replaying it did not reproduce the error)")
+
+
+def _hex(data: Any) -> str:
+    if isinstance(data, str):
+        return data if data.startswith("0x") else "0x" + data
+    return "0x" + bytes(data).hex()
 
 
 def wait_for_receipt(w3: Web3, tx_hash: bytes, timeout: float, what: str = "transaction") -> TxReceipt:
