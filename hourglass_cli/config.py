@@ -30,6 +30,26 @@ ADDRESS_RULE = "0x followed by 40 hex digits"
 URL_RE = re.compile(r"^(https?://\S+|\S+\.ipc)$")
 URL_RULE = "an http(s):// URL or a .ipc path"
 ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Variables of hourglass's own (keystore passwords, the devnet's sending key, test switches): never a performer's.
+OWN_ENV_PREFIX = "HOURGLASS_"
+
+
+def check_performer_env(where: str, env: Any, pass_env: Any, forbidden: tuple[str, ...] = ()) -> None:
+    """[performer].env (a table of strings) and .pass_env (names to copy from the executor's environment):
+    ConfigError unless every name is a variable name that is not hourglass's own nor in `forbidden` (the
+    executor's password variable)."""
+    if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+        raise ConfigError(f"{where}.env must be a table of strings, got {env!r}")
+    if not isinstance(pass_env, list) or not all(isinstance(n, str) for n in pass_env):
+        raise ConfigError(f"{where}.pass_env must be a list of variable names, got {pass_env!r}")
+    for key, names in (("env", list(env)), ("pass_env", pass_env)):
+        for name in names:
+            if not ENV_NAME_RE.match(name):
+                raise ConfigError(f"{where}.{key}: {name!r} is not an environment variable name")
+            if name.upper().startswith(OWN_ENV_PREFIX) or name in forbidden:
+                raise ConfigError(f"{where}.{key}: {name} is the executor's own (a keystore password or key); "
+                                  "a performer never gets it",
+                                  hint="give the performer what it needs under another name")
 
 
 def setting(default: Any, doc: str, *, choices: tuple[Any, ...] | None = None,
@@ -77,6 +97,10 @@ class PerformerSection:
                           rule="a number with an optional k/m/g suffix", pattern=_SIZE_RE)
     docker_host: str = setting("", "docker runtime: the dockerd `avs build`, the devnet and its executors use, e.g. "
                                    "'unix:///run/docker.sock' (empty = $DOCKER_HOST, else the default socket).")
+    env: dict = setting({}, "Environment variables given to every performer (besides PORT, the RPC URLs and the "
+                            "contract addresses).")
+    pass_env: list = setting([], "Names of variables copied from the executor's environment into the performer's "
+                                 "(nothing else of it is: never a keystore password).")
 
 
 @dataclass(frozen=True)
@@ -151,6 +175,9 @@ def _check_value(where: str, f: dataclasses.Field, value: Any) -> Any:
     elif kind is list:
         if not isinstance(value, list):
             raise ConfigError(f"{where} must be a list, got {value!r}")
+    elif kind is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where} must be a table, got {value!r}")
     if meta.get("choices") and value not in meta["choices"]:
         allowed = ", ".join(repr(c) for c in meta["choices"])
         raise ConfigError(f"{where} must be one of {allowed}, got {value!r}")
@@ -192,6 +219,7 @@ def parse_config(data: dict[str, Any], file: str = CONFIG_FILENAME) -> ProjectCo
 
 def _check_cross_field(config: ProjectConfig, file: str) -> None:
     perf = config.performer
+    check_performer_env(f"{file}: [performer]", perf.env, perf.pass_env)
     if perf.runtime == "remote" and not perf.address:
         raise ConfigError(f"{file}: [performer].address is required when runtime = 'remote'")
     if perf.runtime == "process" and not perf.command:

@@ -81,6 +81,10 @@ def performer_table(config: Any, config_path: Path | None, project_dir: Path) ->
     perf = config.performer
     raw = _raw_table(config_path, "performer")
     table: dict[str, Any] = {"runtime": perf.runtime, "startup_timeout": perf.startup_timeout}
+    if perf.env:
+        table["env"] = dict(perf.env)
+    if perf.pass_env:
+        table["pass_env"] = list(perf.pass_env)
     if perf.runtime == "process":
         table["command"] = list(perf.command) if "command" in raw else default_performer_command()
         table["cwd"] = str(project_dir)

@@ -36,6 +36,7 @@ from hourglass_cli.config import (
     ADDRESS_RULE,
     DEFAULT_PASSWORD_ENV,
     ENV_NAME_RE,
+    check_performer_env,
     URL_RE,
     URL_RULE,
     FileConfigMixin,
@@ -115,6 +116,8 @@ class PerformerSection:
     command: list = setting([], "process: the command serving the performer (gets PORT and the chain env).")
     cwd: str = setting("", "process: working folder (relative to this file; default: this file's folder).")
     env: dict = setting({}, "Extra environment variables for the performer (string values).")
+    pass_env: list = setting([], "Names of variables copied from the executor's environment into the performer's; "
+                                 "nothing else of it is (never the keystore password variable).")
     contracts: dict = setting({}, "AVS contracts given to the performer as <NAME_UPPER_SNAKE>=address.")
     port: int = setting(0, "Port the performer listens on (0 = a free one).", min=0, max=65535)
     address: str = setting("", "remote: host:port of a performer someone else runs.", pattern=_HOSTPORT,
@@ -161,8 +164,6 @@ def _check_performer(raw: Any, file: str) -> tuple[PerformerSection, dict[str, A
         for name, value in table.items():
             if not isinstance(value, str):
                 raise ConfigError(f"{where}.{key}.{name} must be a string, got {value!r}")
-            if key == "env" and not ENV_NAME_RE.match(name):
-                raise ConfigError(f"{where}.env: {name!r} is not an environment variable name")
             if key == "contracts" and not ADDRESS_RE.match(value):
                 raise ConfigError(f"{where}.contracts.{name} must be {ADDRESS_RULE}, got {value!r}")
     if section.runtime == "process" and not (section.command and all(isinstance(a, str) and a for a in
@@ -182,6 +183,8 @@ def _require(config: ExecutorConfig, file: str) -> None:
     if not (config.keys.bn254_keystore or config.keys.ecdsa_keystore):
         raise ConfigError(f"{file}: [keys] needs bn254_keystore or ecdsa_keystore (the executor operator set's "
                           "curve)")
+    check_performer_env(f"{file}: [performer]", config.performer.env, config.performer.pass_env,
+                        forbidden=(config.keys.password_env,))
     if config.keys.ecdsa_keystore and not config.contracts.ecdsa_certificate_verifier:
         raise ConfigError(f"{file}: [contracts].ecdsa_certificate_verifier is required with an ECDSA key "
                           "(ECDSA result signatures are bound to the verifier's address)")

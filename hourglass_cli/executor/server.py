@@ -26,6 +26,7 @@ from hourglass_cli.executor.runtimes.base import (
     RuntimeEnv,
     RuntimeMonitor,
     build_runtime_env,
+    passed_env,
 )
 
 if TYPE_CHECKING:
@@ -48,12 +49,13 @@ def _address(host: str, port: int) -> str:
 
 
 def runtime_env(config: ExecutorConfig, port: int) -> RuntimeEnv:
-    """The performer's environment (WIRE.md §1) from the config."""
+    """The performer's environment (WIRE.md §1) from the config: the same for every runtime."""
     c = config.contracts
+    extra = {**passed_env(config.performer.pass_env, os.environ), **config.performer.env}
     return build_runtime_env(
         port, l1_rpc_url=config.chain.rpc_url, l2_rpc_url=config.chain.l2_rpc_url or config.chain.rpc_url,
         task_mailbox=c.task_mailbox, task_avs_registrar=c.task_avs_registrar,
-        contracts=config.performer.contracts, extra=config.performer.env,
+        contracts=config.performer.contracts, extra=extra,
     )
 
 

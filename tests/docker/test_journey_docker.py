@@ -124,6 +124,12 @@ def test_docker_journey_verifies_several_tasks(devnet: Devnet, docker_client: An
     supervisor_log = (project.path / ".hourglass" / "devnet" / "logs" / "supervisor.log").read_text()
     assert f"performer image {TAG} (cached)" in supervisor_log  # `avs build` made it, the devnet reused it
 
+    for container in containers:  # what the performer was started with: ours and the AVS's, no secret
+        env = dict(item.split("=", 1) for item in container.attrs["Config"]["Env"])
+        assert env["PORT"] and env["TASK_MAILBOX"] and env["L1_RPC_URL"], env
+        assert not [k for k in env if k.startswith("HOURGLASS_")], sorted(env)
+        assert "hourglass-devnet" not in env.values()
+
     for n in (5, 12, 2**64 + 3):
         doc = json.loads(ok(hg(project, "task", "submit", "--signature", "(uint256)", "--args", f"({n})",
                                "--result-abi", "(uint256)", "--json", "--timeout", "90", timeout=150)).stdout)

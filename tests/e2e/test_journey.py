@@ -77,6 +77,27 @@ def test_several_tasks_are_verified_with_their_decoded_results(journey: Journey)
         assert stages[-1] == "verified" and doc["timings"]["verified"] >= doc["timings"]["certificate"]
 
 
+def test_performers_never_get_the_operators_keystore_password(journey: Journey) -> None:
+    """Each executor holds its keystore password in its environment (HOURGLASS_DEVNET_KEYSTORE_PASSWORD, set in
+    os.environ after the supervisor forked it, so /proc does not show it there); its performer (the AVS's code,
+    spawned with an explicit environment that /proc shows exactly) must not get it."""
+    from tests.devnet._helpers import state_of
+
+    executors = [c for c in state_of(journey.project).components if c.kind == "executor"]
+    performers = [pid for c in executors for pid, _ticks in c.children]
+    assert executors and len(performers) == len(executors), [(c.name, c.children) for c in executors]
+    for pid in performers:
+        env = _environ(pid)
+        assert env["PORT"] and env["TASK_MAILBOX"] and env["L1_RPC_URL"] and env["PATH"], sorted(env)
+        assert not [k for k in env if k.startswith("HOURGLASS_")], sorted(env)
+        assert "hourglass-devnet" not in env.values()
+
+
+def _environ(pid: int | None) -> dict[str, str]:
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
 def test_text_output_names_result_hash_and_stages(journey: Journey) -> None:
     out = " ".join(ok(hg(journey.project, "task", "submit", "--signature", "(uint256)", "--args", "(9)",
                          "--result-abi", "(uint256)")).stdout.split())

@@ -203,3 +203,58 @@ def test_performer_dies_with_the_executor_process(tmp_path: Path) -> None:
         assert _gone(performer), "the performer outlived the executor"
     finally:
         proc.kill()
+
+
+def _environ(pid: int) -> dict[str, str]:
+    """The environment a running process was started with, as the kernel shows it."""
+    raw = Path(f"/proc/{pid}/environ").read_bytes()
+    return dict(item.split("=", 1) for item in raw.decode().split("\0") if "=" in item)
+
+
+def test_the_performer_never_gets_the_executors_secrets(bn254_net: Net, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The performer is the AVS's code: it gets the documented variables, the contracts, [performer].env and
+    what pass_env names — not the executor's environment, where the keystore password is."""
+    from hourglass_cli.devnet.operators import DEVNET_KEYSTORE_PASSWORD
+
+    net = bn254_net
+    monkeypatch.setenv("OPERATOR_PASSWORD", DEVNET_KEYSTORE_PASSWORD)  # this executor's password_env
+    monkeypatch.setenv("HOURGLASS_KEYSTORE_PASSWORD", "another-password")
+    monkeypatch.setenv("HOURGLASS_DEVNET_KEYSTORE_PASSWORD", "the-devnet-password")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "an-unrelated-credential")
+    monkeypatch.setenv("GOCACHE", str(tmp_path / "gocache"))
+    monkeypatch.setenv("LC_ALL", "C.UTF-8")
+    path = write_config(net, tmp_path, {"runtime": "process", "command": SQUARE, "cwd": str(REPO),
+                                        "env": {"API_URL": "https://example.org"}, "pass_env": ["GOCACHE", "UNSET_X"]})
+    path.write_text(path.read_text().replace('password_file = "password.txt"', 'password_env = "OPERATOR_PASSWORD"'))
+    running = start_executor(net, path)
+    try:
+        seen = _environ(running.executor.runtime.pid)
+        task = net.create_task(6)
+        assert decode(["uint256"], running.submit(net.submission(task)).output) == (36,)
+    finally:
+        running.close()
+    assert "OPERATOR_PASSWORD" not in seen and DEVNET_KEYSTORE_PASSWORD not in seen.values()
+    assert not [k for k in seen if k.startswith("HOURGLASS_")], sorted(seen)
+    assert "AWS_SECRET_ACCESS_KEY" not in seen and "UNSET_X" not in seen
+    assert seen["API_URL"] == "https://example.org" and seen["GOCACHE"] == str(tmp_path / "gocache")
+    assert seen["PORT"] and seen["TASK_MAILBOX"] == net.core.task_mailbox and seen["L1_RPC_URL"]
+    assert seen["PATH"] == os.environ["PATH"] and seen["LC_ALL"] == "C.UTF-8"
+
+
+@pytest.mark.parametrize("performer,match", [
+    ({"pass_env": ["OPERATOR_PASSWORD"]}, "pass_env: OPERATOR_PASSWORD is the executor's own"),
+    ({"pass_env": ["HOURGLASS_DEVNET_KEYSTORE_PASSWORD"]}, "is the executor's own"),
+    ({"env": {"HOURGLASS_KEYSTORE_PASSWORD": "x"}}, "env: HOURGLASS_KEYSTORE_PASSWORD is the executor's own"),
+    ({"pass_env": ["not a name"]}, "is not an environment variable name"),
+    ({"pass_env": "GOCACHE"}, "pass_env must be a list"),
+])
+def test_a_config_that_would_hand_the_performer_a_secret_is_refused(bn254_net: Net, tmp_path: Path,
+                                                                     performer: dict, match: str) -> None:
+    from hourglass_cli.errors import ConfigError
+    from hourglass_cli.executor.config import load_executor_config
+
+    path = write_config(bn254_net, tmp_path, {"runtime": "process", "command": SQUARE, **performer})
+    path.write_text(path.read_text().replace('password_file = "password.txt"', 'password_env = "OPERATOR_PASSWORD"'))
+    with pytest.raises(ConfigError, match=match):
+        load_executor_config(path)

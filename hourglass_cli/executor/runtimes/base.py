@@ -18,11 +18,12 @@ import re
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hourglass_cli.config import OWN_ENV_PREFIX
 from hourglass_cli.errors import HourglassError
 
 log = logging.getLogger("hourglass.executor.runtime")
@@ -94,6 +95,22 @@ class RuntimeEnv:
     env: dict[str, str] = field(default_factory=dict)
 
 
+# What a performer *process* takes from the executor's environment to run at all on this machine: where programs
+# are, whose home, the locale and time zone, the temp folder, and Python's output settings. Nothing else — the
+# executor's keystore password variable, the devnet's keys, cloud credentials, proxies with passwords — reaches
+# it; `[performer].pass_env` names more on purpose. Containers get none of these (the image has its own).
+PROCESS_BASE_ENV = ("PATH", "HOME", "USER", "LOGNAME", "SHELL", "LANG", "LANGUAGE", "TZ", "TMPDIR", "TERM",
+                    "NO_COLOR", "PYTHONUNBUFFERED", "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "SYSTEMROOT")
+PROCESS_BASE_PREFIXES = ("LC_",)
+
+
+def process_environment(env: RuntimeEnv, source: Mapping[str, str]) -> dict[str, str]:
+    """A performer process's whole environment: the base variables of `source` (the executor's), then ``env``."""
+    base = {k: v for k, v in source.items()
+            if (k in PROCESS_BASE_ENV or k.startswith(PROCESS_BASE_PREFIXES)) and not k.startswith(OWN_ENV_PREFIX)}
+    return {**base, **env.env}
+
+
 def upper_snake(name: str) -> str:
     """``TaskAVSRegistrar`` → ``TASK_AVS_REGISTRAR``; ``helloWorld-l2`` → ``HELLO_WORLD_L2``."""
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name)
@@ -122,6 +139,11 @@ def build_runtime_env(
     env.update(extra or {})
     env["PORT"] = str(port)
     return RuntimeEnv(port=port, env=env)
+
+
+def passed_env(names: Sequence[str], source: Mapping[str, str]) -> dict[str, str]:
+    """The variables `names` (``[performer].pass_env``) that are set in `source`; never hourglass's own."""
+    return {n: source[n] for n in names if n in source and not n.upper().startswith(OWN_ENV_PREFIX)}
 
 
 @dataclass(frozen=True)
@@ -346,5 +368,5 @@ from hourglass_cli.executor.runtimes.monitor import RuntimeMonitor  # noqa: E402
 __all__ = [
     "CHANNEL_OPTIONS", "MAX_RESULT_BYTES", "PerformerCancelled", "PerformerError", "PerformerResultTooLarge",
     "PerformerRuntime", "PerformerTimeout", "PerformerUnavailable", "RuntimeContext", "RuntimeEnv", "RuntimeMonitor",
-    "RuntimeStartError", "build_runtime_env", "check_health", "upper_snake", "wait_for_health",
+    "RuntimeStartError", "build_runtime_env", "passed_env", "process_environment", "check_health", "upper_snake", "wait_for_health",
 ]

@@ -1,6 +1,8 @@
 """The ``process`` runtime (the embedded default): run the performer command as a child process.
 
-The child gets ``PORT`` and the chain/contract variables of WIRE.md §1 in its environment, runs in its own
+The child gets ``PORT``, the chain/contract variables of WIRE.md §1 and the configured ``[performer].env`` /
+``pass_env`` in its environment, plus only the few variables any program needs from the executor's
+(`base.PROCESS_BASE_ENV`: PATH, HOME, locale, …) — never the executor's keystore password. It runs in its own
 process group (a stop signals the whole group, so a shell wrapper's children go too), and on Linux gets
 ``PR_SET_PDEATHSIG`` so it dies with the executor even when the executor is killed. Its stdout and stderr
 are appended to a log file. A waiter thread wakes the restart monitor the moment the child exits.
@@ -30,6 +32,7 @@ from hourglass_cli.executor.runtimes.base import (
     RuntimeContext,
     RuntimeEnv,
     RuntimeStartError,
+    process_environment,
     wait_for_health,
 )
 
@@ -82,7 +85,6 @@ class ProcessRuntime(PerformerRuntime):
         *,
         cwd: str | os.PathLike[str] | None = None,
         host: str = "127.0.0.1",
-        inherit_env: bool = True,
         start_deadline_s: float = 60.0,
     ) -> None:
         super().__init__()
@@ -93,7 +95,6 @@ class ProcessRuntime(PerformerRuntime):
         self.log_path = Path(log_path)
         self.cwd = Path(cwd) if cwd is not None else None
         self.host = host
-        self.inherit_env = inherit_env
         self.start_deadline_s = start_deadline_s
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.RLock()
@@ -139,7 +140,7 @@ class ProcessRuntime(PerformerRuntime):
         return found
 
     def _spawn(self) -> subprocess.Popen[bytes]:
-        env = {**os.environ, **self.env.env} if self.inherit_env else dict(self.env.env)
+        env = process_environment(self.env, os.environ)  # never the executor's whole environment
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         argv = _with_pdeathsig([self._executable(), *self.command[1:]])
         with self.log_path.open("ab") as out:
