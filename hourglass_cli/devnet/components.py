@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from hourglass_cli.devnet.chains.base import ChainHandle
 
 RESTART_BACKOFF = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+# A component that was healthy and then died (killed, crashed after working) is restarted at once: the backoff
+# is for crash loops — exits before it ever became healthy again — not for a process that did its job.
+RESTART_AFTER_HEALTHY = 0.1
 
 
 def jsonrpc_check(url: str, timeout: float = 1.0) -> Callable[[], bool]:
@@ -121,6 +124,7 @@ class Component:
     proc: subprocess.Popen[bytes] | None = None
     handle: ChainHandle | None = None  # chains: started by their backend
     restart_at: float | None = None  # when the next restart is due (monotonic)
+    failed_starts: int = 0  # exits in a row before it became healthy (the crash-loop backoff's step)
     # first start only: run `fork_entry(fork_args)` in a fork of the supervisor when that is safe (see
     # forking.py); the same program as `argv`, which restarts spawn.
     fork_entry: Callable[[list[str]], int | None] | None = None
@@ -287,9 +291,9 @@ def child_processes(pid: int) -> list[list[int]]:
     return out
 
 
-def backoff(restarts: int) -> float:
-    """Seconds before restart number `restarts + 1`."""
-    return RESTART_BACKOFF[min(restarts, len(RESTART_BACKOFF) - 1)]
+def backoff(failed_starts: int) -> float:
+    """Seconds before the next restart after `failed_starts` exits in a row that never became healthy."""
+    return RESTART_BACKOFF[min(failed_starts, len(RESTART_BACKOFF) - 1)]
 
 
 def stop_recorded(pid: int, timeout: float = 10.0) -> None:

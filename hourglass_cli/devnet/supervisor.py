@@ -262,9 +262,15 @@ class Supervisor:
             r = c.record
             if r.pid is not None and c.exit_code() is not None:
                 log.warning("%s exited with code %s", r.name, c.exit_code())
+                was_healthy = r.status == UP
                 c.mark_exited()
                 if c.restart:
-                    c.restart_at = now + comp.backoff(r.restarts)
+                    if was_healthy:
+                        c.failed_starts = 0
+                        c.restart_at = now + comp.RESTART_AFTER_HEALTHY
+                    else:
+                        c.restart_at = now + comp.backoff(c.failed_starts)
+                        c.failed_starts += 1
                 changed = True
             elif c.restart_at is not None and now >= c.restart_at:
                 c.restart_at = None
@@ -274,7 +280,8 @@ class Supervisor:
                     c.start()
                 except DevnetError as exc:
                     log.error("%s could not be restarted: %s", r.name, exc.message)
-                    c.restart_at = now + comp.backoff(r.restarts)
+                    c.restart_at = now + comp.backoff(c.failed_starts)
+                    c.failed_starts += 1
                 changed = True
             elif r.status == PENDING and c.running() and c.check():
                 r.status = UP
