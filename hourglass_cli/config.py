@@ -247,6 +247,8 @@ def read_toml(path: Path, missing_hint: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib nests by recursion: `a = [[[[…` thousands deep
+        raise ConfigError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
 
 
 def load_config(path: str | Path) -> ProjectConfig:

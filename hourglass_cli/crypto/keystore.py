@@ -26,6 +26,7 @@ from typing import Any, Literal
 
 from eth_utils import is_address, keccak, to_checksum_address
 
+from hourglass_cli import safe_json
 from hourglass_cli.crypto import ecdsa
 from hourglass_cli.crypto._kdf import (
     LIGHT_SCRYPT,
@@ -111,7 +112,9 @@ def _read_json(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     except OSError as exc:
         raise KeystoreError(f"{where}: cannot read the keystore ({exc.strerror})") from None
     try:
-        doc = json.loads(text)
+        doc = safe_json.loads(text)
+    except safe_json.TooDeepError:
+        raise KeystoreError(f"{where}: not a keystore (JSON nested too deeply)") from None
     except json.JSONDecodeError as exc:
         detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
         raise KeystoreError(f"{where}: not valid JSON ({detail})") from None

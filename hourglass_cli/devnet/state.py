@@ -15,6 +15,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hourglass_cli import safe_json
 from hourglass_cli.errors import DevnetError
 
 SCHEMA_VERSION = 1
@@ -227,7 +228,7 @@ def load_state(directory: str | Path) -> DevnetState | None:
     except (OSError, UnicodeDecodeError) as exc:
         raise DevnetError(f"{path} cannot be read: {exc}", hint=RESET_HINT) from None
     try:
-        doc = json.loads(text)
+        doc = safe_json.loads(text)
     except ValueError as exc:
         raise DevnetError(f"{path} is corrupt: not valid JSON ({exc})", hint=RESET_HINT) from None
     try:

@@ -14,6 +14,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 
+from hourglass_cli import safe_json
 from hourglass_cli.devnet.chains.embedded.methods import Methods
 from hourglass_cli.devnet.chains.embedded.node import Node
 from hourglass_cli.devnet.chains.embedded.params import (
@@ -44,7 +45,9 @@ class Dispatcher:
     def handle_bytes(self, body: bytes) -> bytes | None:
         """The encoded answer to one HTTP body; None when it held only notifications."""
         try:
-            payload = json.loads(body)
+            payload = safe_json.loads(body)
+        except safe_json.TooDeepError:  # `[[[[…`: json's C decoder would overflow the stack (see safe_json)
+            return _encode(_error(None, RpcError(PARSE_ERROR, "Parse error: nested too deeply")))
         except (ValueError, UnicodeDecodeError):
             return _encode(_error(None, RpcError(PARSE_ERROR, "Parse error")))
         if isinstance(payload, list):
@@ -109,7 +112,11 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(length)
-        answer = self.server.dispatcher.handle_bytes(body)
+        try:
+            answer = self.server.dispatcher.handle_bytes(body)
+        except Exception as exc:  # noqa: BLE001 - a body we cannot answer still gets an answer
+            log.exception("request failed")
+            answer = _encode(_error(None, RpcError(INTERNAL_ERROR, f"Internal error: {type(exc).__name__}")))
         self._reply(200 if answer is not None else 204, answer or b"")
 
     def do_GET(self) -> None:  # noqa: N802
