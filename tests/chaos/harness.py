@@ -51,6 +51,7 @@ class Kill:
     after_verified: int
     head: int = -1  # the chain's head block when it was killed
     recovered_s: float = math.nan  # until a task was seen verified in a block mined after the kill
+    back_s: float = math.nan  # until the supervisor had it healthy again under a new pid (aggregator, executors)
 
 
 @dataclass
@@ -243,7 +244,25 @@ class ChaosRun:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
             return
-        self.report.kills.append(Kill(time.time(), name, self._verified_count(), head))
+        kill = Kill(time.time(), name, self._verified_count(), head)
+        self.report.kills.append(kill)
+        if kind != "performer":
+            threading.Thread(target=self._back, args=(kill, name, pid), name="chaos-back", daemon=True).start()
+
+    def _back(self, kill: Kill, name: str, pid: int) -> None:
+        """Time from the kill until state.json shows the component healthy under a new pid."""
+        def healthy_again() -> bool:
+            try:
+                found = [c for c in self._state().components if c.name == name]
+            except Exception:  # noqa: BLE001 - state.json is rewritten atomically; a read may race a restart
+                return False
+            return bool(found) and found[0].pid not in (None, pid) and found[0].status == "healthy"
+
+        try:
+            _wait(healthy_again, 60.0, f"{name} healthy again", self._stop)
+        except ChaosError:
+            return
+        kill.back_s = time.time() - kill.at
 
     # -- watching TaskVerified --
 
@@ -282,17 +301,15 @@ class ChaosRun:
             return len(self._seen)
 
     def _recoveries(self) -> None:
-        seen = sorted(self._seen_copy().values())
-        for kill in self.report.kills:
-            after = [t for t, block in seen if block > kill.head and t >= kill.at]
-            if after:
-                kill.recovered_s = after[0] - kill.at
         for name in ("aggregator.submit.signed", "aggregator.submit.sent", "executor.answer.stored"):
             marker = self.marks / name
             if marker.exists():  # the crash point fired (its marker's time is the kill's)
-                at = marker.stat().st_mtime
-                after = [t for t, _block in seen if t > at]
-                self.report.kills.append(Kill(at, f"failpoint:{name}", -1, -1, after[0] - at if after else math.nan))
+                self.report.kills.append(Kill(marker.stat().st_mtime, f"failpoint:{name}", -1, -1))
+        verified_at = sorted(self._seen_copy().values())
+        for kill in self.report.kills:
+            after = [t for t, block in verified_at if block > kill.head and t >= kill.at]
+            if after:
+                kill.recovered_s = after[0] - kill.at
 
     # -- the ledger --
 

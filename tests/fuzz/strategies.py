@@ -59,3 +59,15 @@ def truncations(data: bytes) -> st.SearchStrategy[bytes]:
     flip = st.tuples(st.integers(0, max(0, len(data) - 1)), st.integers(1, 255)).map(
         lambda p: data[:p[0]] + bytes([data[p[0]] ^ p[1]]) + data[p[0] + 1:] if data else data)
     return st.one_of(cut, flip)
+
+
+def key_paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key (or index) path in a JSON/TOML document, outermost first: where a mutation may land."""
+    out = [prefix] if prefix else []
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            out += key_paths(v, prefix + (k,))
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            out += key_paths(v, prefix + (i,))
+    return out

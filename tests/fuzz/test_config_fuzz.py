@@ -23,7 +23,7 @@ from hourglass_cli.aggregator.config import load_aggregator_config, render_aggre
 from hourglass_cli.config import load_config
 from hourglass_cli.errors import ConfigError
 from hourglass_cli.executor.config import load_executor_config
-from tests.fuzz.strategies import big_int, fuzz_settings, nasty_text, truncations
+from tests.fuzz.strategies import big_int, fuzz_settings, key_paths, nasty_text, truncations
 
 pytestmark = [pytest.mark.fuzz]
 
@@ -80,22 +80,11 @@ toml_value: st.SearchStrategy[Any] = st.recursive(
     max_leaves=10)
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    out = [prefix] if prefix else []
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, prefix + (k,))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _paths(v, prefix + (i,))
-    return out
-
-
 @st.composite
 def mutated(draw: st.DrawFn, doc: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(doc)
     for _ in range(draw(st.integers(1, 3))):
-        path = draw(st.sampled_from(_paths(doc)))
+        path = draw(st.sampled_from(key_paths(doc)))
         parent = doc
         for step in path[:-1]:
             parent = parent[step]

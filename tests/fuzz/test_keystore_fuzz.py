@@ -25,7 +25,7 @@ from hourglass_cli.crypto import bn254
 from hourglass_cli.crypto._kdf import LIGHT_SCRYPT, aes_128_ctr, derive_key, normalize_password
 from hourglass_cli.crypto.keystore import inspect_keystore, load_keystore, save_bn254_keystore, save_ecdsa_keystore
 from hourglass_cli.errors import KeystoreError
-from tests.fuzz.strategies import fuzz_settings, json_value, truncations
+from tests.fuzz.strategies import fuzz_settings, json_value, key_paths, truncations
 
 pytestmark = [pytest.mark.fuzz]
 
@@ -64,23 +64,11 @@ def originals(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[dict[
     return found
 
 
-def _paths(doc: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Every key path in a JSON document."""
-    out = [prefix] if prefix else []
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            out += _paths(v, prefix + (k,))
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            out += _paths(v, prefix + (i,))
-    return out
-
-
 @st.composite
 def mutated(draw: st.DrawFn, doc: dict[str, Any]) -> dict[str, Any]:
     doc = copy.deepcopy(doc)
     for _ in range(draw(st.integers(1, 3))):
-        paths = _paths(doc)
+        paths = key_paths(doc)
         if not paths:
             break
         path = draw(st.sampled_from(paths))
