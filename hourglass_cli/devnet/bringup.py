@@ -132,7 +132,8 @@ def _deploy_one(sup: Supervisor, role: str, url: str, sockets: list[str], weight
     t = time.monotonic()
     w3 = connect(url)
     accounts = devnet_accounts(o.operators)
-    deployment = deploy_core(w3, accounts, curve=o.curve, same_second_results=o.same_second_results)
+    deployment = deploy_core(w3, accounts, curve=o.curve, same_second_results=o.same_second_results,
+                             max_task_sla=devnet_max_task_sla(o.task_sla))
     own: dict[str, str] = {}
     if project is not None and project.all:
         from dataclasses import replace
@@ -150,6 +151,14 @@ def _deploy_one(sup: Supervisor, role: str, url: str, sockets: list[str], weight
     sup.step(f"{role}: {len(operators.operators)} operators registered, tables pushed", f"operators_{role}", t,
              save=False)
     return deployment, operators, own
+
+
+def devnet_max_task_sla(task_sla: int) -> int:
+    """The devnet mailbox's SLA cap: the usual 3600 s, or the project's [task].sla_seconds when that is more
+    (anything the config accepts works on the devnet)."""
+    from hourglass_cli.devnet.deploy import DEFAULT_MAX_TASK_SLA
+
+    return max(DEFAULT_MAX_TASK_SLA, int(task_sla))
 
 
 def child_env() -> dict[str, str]:

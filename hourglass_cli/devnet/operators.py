@@ -250,6 +250,10 @@ def setup_operators(
                           f"got {len(weights)} and {len(sockets)}")
     if any(int(w) <= 0 for w in weights):
         raise DevnetError("operator weights must be positive", hint="give every operator a stake weight ≥ 1")
+    if not 0 < task_sla <= deployment.max_task_sla:  # the mailbox would revert setTaskConfig
+        raise DevnetError(f"a task SLA of {task_sla} s is more than this TaskMailbox allows "
+                          f"({deployment.max_task_sla} s)",
+                          hint="lower [task].sla_seconds, or deploy the mailbox with a larger maximum SLA")
 
     contracts = deployment.bind(w3)
     deployer = accounts.deployer.sender(w3)

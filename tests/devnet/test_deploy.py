@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import pytest
@@ -245,3 +245,19 @@ def test_bad_parameters_are_refused(tmp_path: Path) -> None:
         setup_operators(chain.w3, core, accounts, tmp_path, weights=[1, 1])
     with pytest.raises(DevnetError, match="must be positive"):
         setup_operators(chain.w3, core, accounts, tmp_path, weights=[1, 0, 1])
+    with pytest.raises(DevnetError, match="a task SLA of 86400 s is more than this TaskMailbox allows"):
+        setup_operators(chain.w3, core, accounts, tmp_path, task_sla=86400)
+
+
+def test_the_devnet_mailbox_takes_any_sla_the_config_accepts(tmp_path: Path) -> None:
+    """Issue #12: [task].sla_seconds up to 86400 passed validation and the devnet's start reverted (cap 3600)."""
+    from hourglass_cli.config import TaskSection
+    from hourglass_cli.devnet import bringup
+
+    most = {f.name: f for f in fields(TaskSection)}["sla_seconds"].metadata["max"]
+    chain = start_chain("eth-tester")
+    accounts = devnet_accounts(1)
+    core = deploy_core(chain.w3, accounts, curve="bn254", max_task_sla=bringup.devnet_max_task_sla(most))
+    ops = setup_operators(chain.w3, core, accounts, tmp_path, task_sla=most)
+    raw = core.bind(chain.w3).task_mailbox.functions.getExecutorOperatorSetTaskConfig(operator_set(core.avs, 1)).call()
+    assert TaskConfig.from_tuple(raw).task_sla == most == ops.task_config.task_sla
