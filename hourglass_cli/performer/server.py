@@ -106,15 +106,15 @@ class _PerformerServicer:
                 context.abort(grpc.StatusCode.INTERNAL, f"failed to start sync: {_describe(exc)}")
         return performer_pb2.StartSyncResponse()
 
-    def _run(self, task: TaskRequest) -> tuple[bytes | None, str | None]:
+    def _run(self, task: TaskRequest) -> tuple[bytes | None, str | None, BaseException | None]:
         try:
             self._validate(task)
         except Exception as exc:
-            return None, f"task is invalid: {_describe(exc)}"
+            return None, f"task is invalid: {_describe(exc)}", exc
         try:
-            return _result_bytes(task, self._performer.handle_task(task)), None
+            return _result_bytes(task, self._performer.handle_task(task)), None, None
         except Exception as exc:
-            return None, f"failed to handle task: {_describe(exc)}"
+            return None, f"failed to handle task: {_describe(exc)}", exc
 
     def ExecuteTask(self, request: Any, context: grpc.ServicerContext) -> Any:  # noqa: N802
         started = time.monotonic()
@@ -122,18 +122,20 @@ class _PerformerServicer:
         with self._lock:
             self.in_flight += 1
         try:
-            result, error = self._run(task)
+            result, error, exc = self._run(task)
         finally:
             with self._lock:
                 self.in_flight -= 1
         elapsed_ms = (time.monotonic() - started) * 1000
         # One line per task; the payload and result are never logged, only their sizes.
         if error is not None:
+            # The traceback goes to the performer's log (the developer's: which line raised); the caller gets
+            # only the message.
             log.warning("task task_id=%s status=error duration_ms=%.1f payload_bytes=%d error=%r",
-                        _show_id(task.task_id), elapsed_ms, len(task.payload), error)
+                        _show_id(task.task_id), elapsed_ms, len(task.payload), error, exc_info=exc)
             context.abort(grpc.StatusCode.INTERNAL, error)
         assert result is not None
-        too_big = " warning=result_over_1.5MiB_is_dropped_by_the_aggregator" if len(result) >= MAX_RESULT_BYTES else ""
+        too_big = " warning=result_of_1.5MiB_or_more_is_refused_by_the_executor" if len(result) >= MAX_RESULT_BYTES else ""
         log.info("task task_id=%s status=ok duration_ms=%.1f payload_bytes=%d result_bytes=%d%s",
                  _show_id(task.task_id), elapsed_ms, len(task.payload), len(result), too_big)
         return performer_pb2.TaskResponse(task_id=task.task_id, result=result)

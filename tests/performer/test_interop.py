@@ -7,6 +7,7 @@ executor's would be: same method paths, same field numbers, standard grpc.health
 from __future__ import annotations
 
 import logging
+import os
 import socket
 import sys
 import time
@@ -17,7 +18,7 @@ import pytest
 from eth_abi import decode, encode
 
 from hourglass_cli.performer.examples.square import SquarePerformer
-from tests.performer.conftest import TASK_ID
+from tests.performer.conftest import DEADLINE, TASK_ID
 from tests.performer.performers import EchoPerformer, EventPerformer, OverlapPerformer
 
 EXECUTE_TASK_PATH = "/eigenlayer.hourglass.v1.performer.PerformerService/ExecuteTask"
@@ -215,3 +216,27 @@ def test_stuck_task_does_not_keep_the_process_alive(how, server_process, plain_c
     answer = client.wait(pending)
     assert not answer["ok"] and answer["code"] in ("CANCELLED", "UNAVAILABLE")
     assert _port_is_free(server.port)
+
+
+def test_a_failing_handler_logs_its_traceback_not_only_its_message(server_process, tmp_path: Path) -> None:
+    """Issue #12: the performer's log had only the exception's message; the developer needs the line that raised."""
+    from hourglass_cli.wire.services import PerformerStub, performer_pb2
+
+    (tmp_path / "raising_avs.py").write_text(
+        "from hourglass_cli.performer import Performer\n\n\n"
+        "def parse_amount(payload):\n"
+        "    return int(payload.decode())  # the line that raises\n\n\n"
+        "class RaisingPerformer(Performer):\n"
+        "    def handle_task(self, request):\n"
+        "        return parse_amount(request.payload).to_bytes(32, 'big')\n")
+    server = server_process([sys.executable, "-m", "hourglass_cli.performer", "raising_avs:RaisingPerformer"],
+                            env={"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])})
+    with grpc.insecure_channel(f"127.0.0.1:{server.port}") as channel:
+        with pytest.raises(grpc.RpcError) as info:
+            PerformerStub(channel).ExecuteTask(performer_pb2.TaskRequest(task_id=TASK_ID, payload=b"not a number"),
+                                               timeout=DEADLINE)
+    assert info.value.code() == grpc.StatusCode.INTERNAL
+    assert "Traceback" not in (info.value.details() or "")  # the caller gets the message only
+    server.wait_for_line("Traceback (most recent call last):")
+    server.wait_for_line('raising_avs.py", line 5, in parse_amount')
+    server.wait_for_line("ValueError: invalid literal for int()")

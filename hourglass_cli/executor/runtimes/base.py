@@ -343,8 +343,8 @@ class PerformerRuntime(ABC):
         result = bytes(reply.result)
         if len(result) >= MAX_RESULT_BYTES:
             raise PerformerResultTooLarge(
-                f"the performer's result is {len(result)} bytes; results of {MAX_RESULT_BYTES} bytes "
-                "(1.5 MiB) or more are dropped by the aggregator", code="RESOURCE_EXHAUSTED")
+                f"the performer's result is {len(result):,} bytes; the executor does not sign results of "
+                f"{MAX_RESULT_BYTES:,} bytes (1.5 MiB) or more (the Hourglass wire limit)", code="RESOURCE_EXHAUSTED")
         return result
 
 
