@@ -115,6 +115,10 @@ class DevnetSection:
     l2: bool = setting(False, "Also start a second chain with the mailbox and verifiers deployed there.")
     block_time: float = setting(0.0, "Seconds between blocks (0 = mine on every transaction).", min=0, max=60)
     stake_weights: list = setting([], "Stake weight of each operator, in operator order (empty = all equal).")
+    block_gas_limit: int = setting(
+        300_000_000, "Gas per block on the devnet's chains: room for ~200 KB task payloads and results (storing 32 "
+                     "bytes costs ~22,000 gas); set your target chain's (Ethereum: 36M-60M) to see what fits there.",
+        min=1_000_000, max=2**62)
     same_second_results: bool = setting(
         True, "Let a result land in its task's creation second, from the next block on (false: EigenLayer's rule, "
               "a later second, which costs ~0.5 s per task on a devnet).")

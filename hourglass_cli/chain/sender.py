@@ -315,7 +315,7 @@ class TxSender:
             # A revert hands back the unused gas; only an exceptional halt burns all of it.
             return ChainError(
                 f"{pending.what} ran out of gas (limit {request['gas']:,}) in block {receipt['blockNumber']}",
-                hint="send it with a higher gas limit (or let the sender estimate it)",
+                hint="give it a higher gas limit (`hourglass task submit --gas-limit N`), or leave the limit out to have it estimated",
             )
         replayed: Exception | None = None
         try:

@@ -99,6 +99,10 @@ def submit(
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for TaskVerified (default) or return at once."),
     timeout: float = typer.Option(90.0, "--timeout", min=0.1, help="Seconds to wait for TaskVerified."),
     operator_set: int = typer.Option(1, "--operator-set", min=0, help="The executor operator set."),
+    payload_file: str | None = typer.Option(None, "--payload-file", metavar="FILE",
+                                            help="Send this file's bytes as the payload ('-': standard input)."),
+    gas_limit: int | None = typer.Option(None, "--gas-limit", min=21_000,
+                                         help="Gas limit of createTask (default: estimated, with headroom)."),
     result_abi: str | None = _RESULT_ABI,
     as_json: bool = _JSON,
     rpc: str | None = _RPC, mailbox: str | None = _MAILBOX, avs: str | None = _AVS, key_env: str | None = _KEY_ENV,
@@ -107,23 +111,16 @@ def submit(
 ) -> None:
     """Create a task and wait until its certificate is verified on chain; print the result and the timings."""
     from hourglass_cli.cli._output import console
-    from hourglass_cli.errors import UsageError
     from hourglass_cli.tasks.client import TaskClient, TaskFailedError
-    from hourglass_cli.tasks.payload import encode_payload, parse_payload, split_types
+    from hourglass_cli.tasks.payload import payload_from_options, split_types
 
-    if (signature is None) != (args is None):
-        raise UsageError("--signature and --args go together", hint='e.g. --signature "(uint256)" --args "(5)"')
-    if signature is not None and payload is not None:
-        raise UsageError("give either PAYLOAD or --signature/--args, not both")
-    if signature is None and payload is None:
-        raise UsageError("nothing to send", hint='give a 0x… PAYLOAD or --signature "(uint256)" --args "(5)"')
-    data = encode_payload(signature, args or "") if signature is not None else parse_payload(payload or "")
+    data = payload_from_options(payload, signature, args, payload_file)
     target = _target(project, rpc, mailbox, avs, key_env, store, with_key=True)
     abi = _result_abi(target, result_abi)
     if abi:
         split_types(abi)  # a bad --result-abi fails before the task is created
     client = TaskClient(target)
-    sub = client.submit(data, operator_set)
+    sub = client.submit(data, operator_set, gas_limit=gas_limit)
     if not wait:
         if as_json:
             typer.echo(json.dumps({"task_hash": sub.task_hash, "status": "CREATED", "block": sub.block_number,

@@ -49,6 +49,7 @@ def plan_chains(sup: Supervisor) -> list[ChainPlan]:
     plans = []
     for i, role in enumerate(roles):
         backend = get_backend(o.chain)
+        backend.block_gas_limit = o.block_gas_limit
         if o.block_time and isinstance(backend, AnvilBackend):
             backend.extra_args += ("--block-time", f"{o.block_time:g}")
         port = o.chain_port + i if o.chain_port else None

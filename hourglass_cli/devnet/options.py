@@ -37,6 +37,7 @@ class DevnetOptions:
     chain_port: int = 0
     l2: bool = False
     block_time: float = 0.0
+    block_gas_limit: int = 300_000_000
     stake_weights: tuple[int, ...] = ()
     same_second_results: bool = True
     task_sla: int = 120
@@ -126,6 +127,7 @@ def resolve_options(project_dir: str | Path, *, chain: str | None = None, curve:
         chain_port=dev.chain_port if port is None else port,
         l2=dev.l2 if l2 is None else l2,
         block_time=dev.block_time,
+        block_gas_limit=dev.block_gas_limit,
         stake_weights=weights,
         same_second_results=dev.same_second_results,
         task_sla=config.task.sla_seconds,

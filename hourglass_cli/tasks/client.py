@@ -105,8 +105,8 @@ class TaskClient:
 
     # ---------------------------------------------------------------- create
 
-    def submit(self, payload: bytes, operator_set: int = 1) -> Submitted:
-        """createTask from the target's account; returns once the receipt is in."""
+    def submit(self, payload: bytes, operator_set: int = 1, gas_limit: int | None = None) -> Submitted:
+        """createTask from the target's account; returns once the receipt is in (`gas_limit` None: estimated)."""
         from hourglass_cli.tasks.mailbox import Sender, create_task
 
         if not self.target.key:
@@ -116,7 +116,7 @@ class TaskClient:
             self._sender = Sender(self.rpc, self.target.key, self.chain_id)
         sent = time.time()
         event, receipt = create_task(self._sender, self.task_mailbox, self.target.avs, operator_set, payload,
-                                     gas=3_000_000)
+                                     gas=gas_limit)
         created = time.time()
         block = self.rpc.request("eth_getBlockByNumber", [hex(receipt["blockNumber"]), False])
         return Submitted("0x" + bytes(event["taskHash"]).hex(), bytes(payload), int(receipt["blockNumber"]),

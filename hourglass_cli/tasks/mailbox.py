@@ -28,6 +28,16 @@ if TYPE_CHECKING:
 NAME = "TaskMailbox"
 # anvil's answer to a transaction it has already mined ("already known" is for one still in its pool)
 _NONCE_MESSAGES = ("already imported",)
+# a call (or a gas limit) that cannot fit in a block: anvil, geth and our embedded chain say one of these
+_TOO_MUCH_GAS = ("gas required exceeds", "exceeds block gas limit", "intrinsic gas too high", "gas limit reached")
+
+
+def too_much_gas(what: str, block_gas_limit: int, size: str = "") -> ChainError:
+    """The error for a transaction that needs more gas than a block holds."""
+    return ChainError(f"{what}{' with ' + size if size else ''} needs more gas than a block of this chain holds "
+                      f"(block gas limit {block_gas_limit:,}; storing 32 bytes on chain costs ~22,000 gas)",
+                      hint="on the devnet raise [devnet].block_gas_limit in hourglass.toml and restart it; on "
+                           "another chain send less (keep large data elsewhere and pass its hash or URL)")
 
 
 def _hex(data: bytes) -> str:
@@ -225,6 +235,29 @@ class Sender:
         raise ChainError(f"{what}: the node kept rejecting the transaction: {last_error}",
                          hint="another process may be sending from the same account; retry") from None
 
+    def block_gas_limit(self) -> int:
+        return quantity(self.rpc.request("eth_getBlockByNumber", ["latest", False])["gasLimit"])
+
+    def estimate(self, to: str, data: bytes, what: str, size: str = "") -> int:
+        """A gas limit for this call: the node's estimate plus headroom (state can move between estimate and
+        mining), never above the block gas limit. A revert is named (nothing is sent); a call that needs more
+        gas than a block holds says so."""
+        from hourglass_cli.chain.reverts import revert_error
+
+        request = {"from": self.address, "to": to_checksum_address(to), "data": _hex(data), "value": "0x0"}
+        try:
+            estimate = quantity(self.rpc.request("eth_estimateGas", [request]))
+        except RpcError as exc:
+            reverted = _reverted(exc)
+            if reverted is not None and "gas required exceeds" not in exc.rpc_message.lower():
+                raise revert_error(what, data=reverted) from None
+            if any(m in exc.rpc_message.lower() for m in _TOO_MUCH_GAS):
+                raise too_much_gas(what, self.block_gas_limit(), size) from None
+            raise ChainError(f"{what}: the node could not estimate its gas: {exc.error}",
+                             hint="check the RPC URL; give --gas-limit N to send it without an estimate") from None
+        limit = self.block_gas_limit()
+        return min(limit, estimate + estimate // 4 + 25_000)
+
     def _known(self, tx_hash: bytes) -> bool:
         try:
             return self.rpc.request("eth_getTransactionByHash", [_hex(tx_hash)]) is not None
@@ -250,7 +283,7 @@ class Sender:
         if receipt["gasUsed"] >= request["gas"]:
             # A revert hands back the unused gas; only an exceptional halt burns all of it.
             return ChainError(f"{what} ran out of gas (limit {request['gas']:,}) in block {block}",
-                              hint="send it with a higher gas limit (or let the sender estimate it)")
+                              hint="give it a higher gas limit (`hourglass task submit --gas-limit N`), or leave the limit out to have it estimated")
         call = {**request, "gas": hex(request["gas"]), "value": hex(request["value"])}
         data = None
         try:
@@ -265,13 +298,17 @@ class Sender:
 
 
 def create_task(sender: Sender, mailbox: Mailbox, avs: str, set_id: int, payload: bytes, *,
-                gas: int = 3_000_000, timeout: float | None = None) -> tuple[DecodedEvent, dict[str, Any]]:
-    """createTask((refundCollector = the sender, (avs, set_id), payload)); (its TaskCreated event, receipt)."""
+                gas: int | None = None, timeout: float | None = None) -> tuple[DecodedEvent, dict[str, Any]]:
+    """createTask((refundCollector = the sender, (avs, set_id), payload)); (its TaskCreated event, receipt).
+
+    `gas` None: estimated (the payload is stored on chain, ~22,000 gas per 32 bytes, so no fixed limit fits)."""
     from hourglass_cli.chain.events import decode_logs
     from hourglass_cli.chain.structs import operator_set
 
     what = f"{NAME}.createTask"
     data = mailbox.calldata("createTask", (sender.address, operator_set(avs, set_id), bytes(payload)))
+    if gas is None:
+        gas = sender.estimate(mailbox.address, data, what, f"a {len(payload):,}-byte payload")
     tx_hash, request = sender.send(mailbox.address, data, gas, what)
     receipt = sender.wait(tx_hash, request, what, timeout)
     events = decode_logs(mailbox, receipt, "TaskCreated")  # type: ignore[arg-type]

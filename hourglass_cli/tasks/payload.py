@@ -222,6 +222,43 @@ def parse_payload(text: str) -> bytes:
         raise UsageError("PAYLOAD is not valid hex (an even number of hex digits after 0x)") from None
 
 
+def read_payload_file(name: str) -> bytes:
+    """The bytes of FILE, or of standard input for '-'."""
+    import sys
+    from pathlib import Path
+
+    try:
+        data = sys.stdin.buffer.read() if name == "-" else Path(name).read_bytes()
+    except FileNotFoundError:
+        raise UsageError(f"--payload-file {name}: no such file") from None
+    except IsADirectoryError:
+        raise UsageError(f"--payload-file {name}: is a folder, not a file") from None
+    except OSError as exc:
+        raise UsageError(f"--payload-file {name}: cannot read it ({exc.strerror})") from None
+    if not data:
+        raise UsageError(f"--payload-file {name}: is empty", hint="TaskMailbox refuses an empty payload")
+    return data
+
+
+def payload_from_options(payload: str | None, signature: str | None, args: str | None,
+                         payload_file: str | None) -> bytes:
+    """The payload `task submit` sends: exactly one of PAYLOAD, --signature/--args, --payload-file."""
+    if (signature is None) != (args is None):
+        raise UsageError("--signature and --args go together", hint='e.g. --signature "(uint256)" --args "(5)"')
+    given = [what for what, value in (("PAYLOAD", payload), ("--signature/--args", signature),
+                                      ("--payload-file", payload_file)) if value is not None]
+    if len(given) > 1:
+        raise UsageError(f"give one of PAYLOAD, --signature/--args or --payload-file, not {' and '.join(given)}")
+    if not given:
+        raise UsageError("nothing to send", hint='give a 0x… PAYLOAD, --signature "(uint256)" --args "(5)", or '
+                                                 "--payload-file FILE")
+    if payload_file is not None:
+        return read_payload_file(payload_file)
+    if signature is not None:
+        return encode_payload(signature, args or "")
+    return parse_payload(payload or "")
+
+
 def decode_result(result_abi: str, data: bytes) -> Any:
     """`data` decoded as the types of `result_abi` (a tuple); UsageError if it does not fit."""
     from eth_abi import decode

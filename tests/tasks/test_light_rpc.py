@@ -450,7 +450,7 @@ def test_create_task_is_the_same_transaction_and_event_as_through_web3(net: Devn
 
     ours = light(net)
     before = net.rpc("evm_snapshot")
-    event, receipt = create_task(ours.sender, ours.mailbox, net.core.avs, 1, PAYLOAD)
+    event, receipt = create_task(ours.sender, ours.mailbox, net.core.avs, 1, PAYLOAD, gas=3_000_000)
 
     w3, mailbox, tx_sender = web3_side(net)
     w3_receipt = w3.eth.get_transaction_receipt(receipt["transactionHash"])
@@ -817,3 +817,40 @@ def test_a_view_reverting_without_data_or_with_nested_data_is_named_too(
     assert str(nested.value) == "TaskMailbox.getTaskStatus reverted: InvalidTaskStatus(expected=2, actual=0)"
     with pytest.raises(RpcError, match="invalid argument 0"):  # not a revert: the node's error as it is
         mailbox.call("getTaskStatus", b"\x03" * 32)
+
+
+@pytest.mark.parametrize("size", [4_000, 40_000])
+def test_create_task_estimates_its_gas_for_any_payload_that_fits(net: Devnet, size: int) -> None:
+    """Issue #12: a fixed 3,000,000 gas ran out for payloads above ~3.4 KB (the payload is stored on chain)."""
+    from hourglass_cli.tasks.mailbox import create_task
+
+    ours = light(net)
+    payload = bytes(range(256)) * (size // 256) + b"\x01" * (size % 256)
+    event, receipt = create_task(ours.sender, ours.mailbox, net.core.avs, 1, payload)
+    assert event["payload"] == payload
+    assert ours.mailbox.call("getTaskInfo", bytes(event["taskHash"]))[11] == payload
+    assert receipt["gasUsed"] > 3_000_000 if size == 40_000 else receipt["gasUsed"] > 22_000 * (size // 32)
+
+
+def test_a_payload_too_large_for_a_block_is_refused_before_sending(net: Devnet) -> None:
+    from hourglass_cli.tasks.mailbox import create_task
+
+    ours = light(net)
+    nonce = net.rpc("eth_getTransactionCount", net.accounts.app.address, "pending")
+    with pytest.raises(ChainError) as info:
+        create_task(ours.sender, ours.mailbox, net.core.avs, 1, b"\x07" * 204_800)  # ~150M gas; a block holds 30M
+    assert str(info.value).startswith("TaskMailbox.createTask with a 204,800-byte payload needs more gas than a "
+                                      "block of this chain holds (block gas limit 30,000,000")
+    assert "[devnet].block_gas_limit" in info.value.hint
+    assert net.rpc("eth_getTransactionCount", net.accounts.app.address, "pending") == nonce  # nothing was sent
+
+
+def test_a_reverting_create_task_is_named_at_estimation_and_nothing_is_sent(net: Devnet) -> None:
+    from hourglass_cli.chain.reverts import RevertError
+    from hourglass_cli.tasks.mailbox import create_task
+
+    ours = light(net)
+    nonce = net.rpc("eth_getTransactionCount", net.accounts.app.address, "pending")
+    with pytest.raises(RevertError, match=r"TaskMailbox.createTask reverted: PayloadIsEmpty\(\)"):
+        create_task(ours.sender, ours.mailbox, net.core.avs, 1, b"")
+    assert net.rpc("eth_getTransactionCount", net.accounts.app.address, "pending") == nonce

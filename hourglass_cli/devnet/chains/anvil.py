@@ -181,4 +181,6 @@ class AnvilBackend(ChainBackend):
             argv += ["--load-state", str(self.load_state)]
         if self.dump_state is not None:
             argv += ["--dump-state", str(self.dump_state)]
+        if self.block_gas_limit is not None:
+            argv += ["--gas-limit", str(self.block_gas_limit)]
         return argv + list(self.extra_args)

@@ -70,6 +70,7 @@ class ChainBackend(ABC):
 
     def __init__(self) -> None:
         self.handle: ChainHandle | None = None
+        self.block_gas_limit: int | None = None  # None: the backend's default (30M on both)
 
     @abstractmethod
     def command(self, host: str, port: int) -> list[str]:

@@ -17,6 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=8545, help="port (0 = any free port; default 8545)")
     parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS, help="funded dev accounts (default 10)")
     parser.add_argument("--mnemonic", default=DEFAULT_MNEMONIC, help="mnemonic of the dev accounts (anvil's default)")
+    parser.add_argument("--gas-limit", type=int, default=None, help="gas per block (default 30,000,000, as anvil)")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", stream=sys.stderr
@@ -31,7 +32,8 @@ def main(argv: list[str] | None = None) -> int:
         print(READY_PREFIX + url, flush=True)
 
     try:
-        serve(args.host, args.port, ready, mnemonic=args.mnemonic, accounts=args.accounts)
+        extra = {} if args.gas_limit is None else {"gas_limit": args.gas_limit}
+        serve(args.host, args.port, ready, mnemonic=args.mnemonic, accounts=args.accounts, **extra)
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -144,12 +144,13 @@ def new_chain(
     balance: int,
     timestamp: int | None = None,
     fast_precompiles: bool = True,
+    gas_limit: int = BLOCK_GAS_LIMIT,
 ) -> MiningChain:
     """A fresh in-memory chain whose genesis funds `private_keys`' addresses with `balance` wei."""
     genesis_params = {
         "coinbase": constants.ZERO_ADDRESS,
         "difficulty": 0,
-        "gas_limit": BLOCK_GAS_LIMIT,
+        "gas_limit": gas_limit,
         "timestamp": int(time.time()) if timestamp is None else timestamp,
         "extra_data": b"",
         "nonce": b"\x00" * 8,

@@ -25,7 +25,7 @@ from hourglass_cli.devnet.chains.embedded.accounts import (
     DEFAULT_MNEMONIC,
     dev_keys,
 )
-from hourglass_cli.devnet.chains.embedded.evm import CHAIN_ID, expected_base_fee, new_chain
+from hourglass_cli.devnet.chains.embedded.evm import BLOCK_GAS_LIMIT, CHAIN_ID, expected_base_fee, new_chain
 from hourglass_cli.devnet.chains.embedded.logindex import LogIndex
 from hourglass_cli.devnet.chains.embedded.params import SERVER_ERROR, BlockRef, RpcError, TxParams
 from hourglass_cli.devnet.chains.embedded.wire import BlockRecord, hx
@@ -51,6 +51,7 @@ class Node:
         balance: int = DEFAULT_BALANCE_WEI,
         fast_precompiles: bool = True,
         clock: Callable[[], float] = time.time,
+        gas_limit: int = BLOCK_GAS_LIMIT,
     ) -> None:
         self.lock = threading.RLock()
         self._clock = clock
@@ -60,7 +61,7 @@ class Node:
             key = keys.PrivateKey(raw)
             self._keys[key.public_key.to_canonical_address()] = key
         self.accounts = list(self._keys)
-        self.chain = new_chain(private_keys, balance, int(clock()), fast_precompiles)
+        self.chain = new_chain(private_keys, balance, int(clock()), fast_precompiles, gas_limit)
         genesis = self.chain.get_canonical_block_by_number(0)
         self.blocks: list[BlockRecord] = []
         self._by_hash: dict[bytes, int] = {}
