@@ -1,6 +1,7 @@
 """The README journey as a user runs it: the CLI as subprocesses, on the embedded chain and on anvil.
 
-`avs init` → (the performer edited to raise for 13) → `devnet start --detach` → `task submit` for several
+`avs init` → (the performer edited to raise for 13 and to answer big payloads with their length, the hook to let
+them through) → `devnet start --detach` → `task submit` for several
 numbers (decoded n² checked) → a task the performer fails ends non-zero with the executors' reason, fast →
 `--no-wait` returns the hash at once and `task status` later shows VERIFIED → `task list` / `task watch --once`
 → `devnet stop`. Process runtime; the docker runtime joins when its defaults settle.
@@ -29,6 +30,9 @@ UNLUCKY = 13
 RAISE = (f'        if number == {UNLUCKY}:\n'
          f'            raise RuntimeError("unlucky number {UNLUCKY}")\n')
 RETURN = '        return encode(["uint256"], [number * number])'
+# Big payloads (> 1 KB) are answered with their length, so a 200 KB payload can go through the whole path.
+VALIDATE = "        number = decode_number(request.payload)\n        if number >= LIMIT:"
+BIG = "        if len(request.payload) > 1024:\n"
 
 
 @dataclass
@@ -50,7 +54,18 @@ def journey(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     performer = project / "demo_avs" / "performer.py"
     source = performer.read_text()
     assert RETURN in source
-    performer.write_text(source.replace(RETURN, RAISE + RETURN))
+    assert VALIDATE in source
+    source = source.replace(VALIDATE, BIG + "            return\n" + VALIDATE)
+    handle = "        number = decode_number(request.payload)\n" + RETURN
+    assert handle in source
+    source = source.replace(handle, BIG + '            return encode(["uint256"], [len(request.payload)])\n' +
+                            handle.replace(RETURN, RAISE + RETURN))
+    performer.write_text(source)
+    hook = next((project / "contracts" / "src").glob("*TaskHook.sol"))
+    check = "if (taskParams.payload.length != 32)"
+    assert check in hook.read_text()
+    hook.write_text(hook.read_text().replace(check, "if (taskParams.payload.length != 32 && "
+                                                    "taskParams.payload.length <= 1024)"))
     ok(hg(project, "devnet", "start", "--detach", "--chain", request.param))
     try:
         yield Journey(request.param, project)
@@ -75,6 +90,16 @@ def test_several_tasks_are_verified_with_their_decoded_results(journey: Journey)
         stages = list(doc["timings"])
         assert stages[0] == "created" and "distributed" in stages and "certificate" in stages
         assert stages[-1] == "verified" and doc["timings"]["verified"] >= doc["timings"]["certificate"]
+
+
+def test_a_200_kb_payload_from_a_file_is_verified(journey: Journey) -> None:
+    """Issue #12: above ~3.4 KB createTask ran out of its fixed gas, and a big payload fits no command line."""
+    big = journey.project / "big-payload.bin"
+    big.write_bytes(bytes(range(256)) * 800)  # 204,800 bytes
+    doc = json.loads(ok(hg(journey.project, "task", "submit", "--payload-file", str(big), "--result-abi", "(uint256)",
+                           "--json", timeout=300)).stdout)
+    assert doc["status"] == "VERIFIED" and doc["decoded"] == [204_800], {k: doc[k] for k in doc if k != "payload"}
+    assert doc["payload"] == "0x" + big.read_bytes().hex()
 
 
 def test_performers_never_get_the_operators_keystore_password(journey: Journey) -> None:
