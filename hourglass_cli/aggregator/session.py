@@ -240,7 +240,8 @@ class TaskSession:
                                     self._summary(opset, facts, answers, failures))
             if fan.outstanding() == 0 and not (fan.transient - set(answers)):
                 fan.close()
-                return self._finish(st.FAILED, "threshold cannot be met (every executor has answered): " +
+                return self._finish(st.FAILED, self._common_cause(answers, failures) +
+                                    "threshold cannot be met (every executor has answered): " +
                                     self._summary(opset, facts, answers, failures))
             wake = [deadline]
             if graced:
@@ -359,6 +360,14 @@ class TaskSession:
                     a.operator, a, "invalid", "result or auth signature does not verify")))
                 log.warning("bad signature chain=%s task=%s operator=%s", t.chain, t.task_hash, a.operator.address)
         return [a for a in group if a.operator.address in verified]
+
+    @staticmethod
+    def _common_cause(answers: dict[str, Answer], failures: dict[str, str]) -> str:
+        """"<why>: " when every executor failed for the same reason (what happened, before the tally)."""
+        causes = {why.split(": ", 1)[1] if why[:1].isupper() and ": " in why else why for why in failures.values()}
+        if answers or len(failures) < 2 or len(causes) != 1:
+            return ""
+        return f"every executor: {causes.pop()}; "
 
     def _summary(self, opset: OperatorSet, facts: TaskFacts, answers: dict[str, Answer],
                  failures: dict[str, str]) -> str:

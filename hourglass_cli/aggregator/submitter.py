@@ -24,6 +24,7 @@ from hourglass_cli import failpoints
 from hourglass_cli.aggregator import certificates as certs
 from hourglass_cli.aggregator import store as st
 from hourglass_cli.chain import certificates as encoding
+from hourglass_cli.chain.gas import TOO_MUCH_GAS_MESSAGES, too_large_for_chain
 from hourglass_cli.chain.reverts import RevertError
 from hourglass_cli.chain.structs import CurveType, TaskStatus, operator_set
 from hourglass_cli.crypto import bn254
@@ -143,7 +144,13 @@ class Submitter:
         result = group[0].output
         contracts, sender = self.chains[task.chain], self.senders[task.chain]
         attempt = max((r.attempt for r in self.store.submissions(task.chain, task.task_hash)), default=0)
-        delay, failures = 0.1, 0
+        limit = self._block_gas_limit(contracts)
+        if limit is not None:
+            problem = too_large_for_chain(result, limit)
+            if problem:  # no gas limit can make it fit: never sent, never retried
+                return session._finish(st.FAILED, problem)
+            gas = min(gas, limit) if gas is not None else None
+        delay, failures, last_error = 0.1, 0, ""
         while failures < self.attempts:
             settled = self.settle(session, deadline)  # an earlier transaction of this task comes first
             if settled is not None:
@@ -180,12 +187,14 @@ class Submitter:
                 failpoints.hit("aggregator.submit.recorded")
                 receipt = pending.wait()
             except ChainError as exc:
+                last_error = exc.message
                 attempt = signed[-1][0] if signed else base + 1
                 # Signed, and the node may have it (a send error after it was taken, a receipt wait that gave up):
                 # the row stays open and the next round settles it before anything new is sent.
                 maybe_live = bool(signed) and not isinstance(exc, RevertError) and (
                     tx_hash is None or "no receipt" in exc.message)
-                outcome = self._failed(session, opset, exc, attempt, tx_hash, sent_at, record=not maybe_live)
+                outcome = self._failed(session, opset, exc, attempt, tx_hash, sent_at, record=not maybe_live,
+                                       result=result, block_gas_limit=limit)
                 if outcome == "full_witnesses" and not full:
                     full = True
                     self.nonsigners.forget(opset)
@@ -207,7 +216,8 @@ class Submitter:
                     continue
                 return outcome
             return self._verified(session, opset, facts, group, attempt, tx_hash, receipt, sent_at, started)
-        return session._finish(st.FAILED, f"submitResult failed {self.attempts} times; see the submissions table")
+        return session._finish(st.FAILED, f"submitResult failed {self.attempts} times; the last error: "
+                                          f"{last_error[:300]}")
 
     def _verified(self, session: TaskSession, opset: OperatorSet, facts: TaskFacts, group: list[Answer],
                   attempt: int, tx_hash: str, receipt: Any, sent_at: float, started: float) -> str:
@@ -279,8 +289,15 @@ class Submitter:
             return f"its block {task.block_number} was replaced by a reorg"
         return None
 
+    @staticmethod
+    def _block_gas_limit(contracts: ChainContracts) -> int | None:
+        try:
+            return int(contracts.w3.eth.get_block("latest")["gasLimit"])
+        except Exception:  # noqa: BLE001 - unreadable now: the send decides (and its error is classified)
+            return None
+
     def _failed(self, session: TaskSession, opset: OperatorSet, exc: ChainError, attempt: int, tx_hash: str | None,
-                sent_at: float, record: bool = True) -> str:
+                sent_at: float, record: bool = True, result: bytes = b"", block_gas_limit: int | None = None) -> str:
         """What to do after a failed attempt: retry | estimate | full_witnesses, or a final status."""
         task = session.task
         name = getattr(exc, "error_name", None)
@@ -306,6 +323,10 @@ class Submitter:
             return "full_witnesses"
         if name is not None:
             return session._finish(st.FAILED, f"submitResult reverted: {exc.message[:300]}")
+        if any(m in exc.message.lower() for m in TOO_MUCH_GAS_MESSAGES):  # more than a block holds: retrying cannot help
+            limit = f"{block_gas_limit:,}" if block_gas_limit else "unknown"
+            return session._finish(st.FAILED, f"the result ({len(result):,} bytes) is too large to submit on chain: "
+                                              f"the node says {exc.message[:200]!r} (block gas limit {limit})")
         if "out of gas" in exc.message:
             return "estimate"
         return "retry"

@@ -210,6 +210,17 @@ class ChainView:
             raise NotAuthorized(found)
         return found
 
+    def block_gas_limit(self) -> int:
+        """The largest block gas limit of the chains tasks come from (read at most every cache_seconds)."""
+        def load() -> int:
+            try:
+                limits = [int(w3.eth.get_block("latest")["gasLimit"]) for w3 in (self.w3, self.l2_w3) if w3]
+            except Exception as exc:  # noqa: BLE001 - web3 raises many kinds
+                raise ChainError(f"reading the block gas limit failed: {type(exc).__name__}") from None
+            return max(limits)
+
+        return self._cached("block_gas_limit", load)
+
     def latest_block(self) -> int:
         try:
             latest = int(self.w3.eth.block_number)

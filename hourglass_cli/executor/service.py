@@ -24,6 +24,8 @@ performer answers within the task's time                    DEADLINE_EXCEEDED
 performer succeeds                                          INTERNAL (its message)
 performer reachable                                         UNAVAILABLE
 result < 1.5 MiB                                            RESOURCE_EXHAUSTED
+result small enough to fit in a block of the chain (its     RESOURCE_EXHAUSTED
+storage alone would exceed the block gas limit: chain/gas)
 aggregator still waiting (a cancelled call cancels the      CANCELLED (recorded;
 performer call too)                                         the caller is gone)
 chain readable                                              UNAVAILABLE
@@ -256,6 +258,17 @@ class ExecutorService:
         except PerformerError as exc:
             raise Rejection(Code.INTERNAL, f"performer error: {exc.message}") from None
 
+    def _check_fits(self, output: bytes) -> None:
+        """A result no block of the chain can hold is not signed: the aggregator could never submit it."""
+        from hourglass_cli.chain.gas import too_large_for_chain
+
+        try:
+            problem = too_large_for_chain(output, self.chain.block_gas_limit())
+        except ChainError as exc:
+            raise Rejection(Code.UNAVAILABLE, f"cannot read the chain: {exc.message}") from None
+        if problem:
+            raise Rejection(Code.RESOURCE_EXHAUSTED, problem)
+
     def _submit(self, request: Any, context: grpc.ServicerContext) -> Any:
         if self.stopping.is_set() or not self.ready.is_set():
             raise Rejection(Code.UNAVAILABLE, "the executor is not ready (starting or shutting down)")
@@ -318,6 +331,7 @@ class ExecutorService:
         try:
             failpoints.hit("executor.claimed")
             output = self._run(request, self._remaining(context), flight.cancel_on)
+            self._check_fits(output)
             result_signature = signer.sign_result(task_id, output, request.reference_timestamp)
             auth_signature = signer.sign_offchain(messages.auth_message(
                 task_id, self.avs, self.operator, request.operator_set_id, result_signature))

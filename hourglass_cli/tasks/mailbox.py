@@ -19,6 +19,7 @@ from eth_abi import decode, encode
 from eth_utils import event_abi_to_log_topic, function_abi_to_4byte_selector, to_checksum_address
 
 from hourglass_cli.chain.abi import abi_types, checksummed
+from hourglass_cli.chain.gas import TOO_MUCH_GAS_MESSAGES
 from hourglass_cli.errors import ChainError
 from hourglass_cli.tasks.rpc import RpcError, Transport, quantity, shown_url
 
@@ -28,8 +29,6 @@ if TYPE_CHECKING:
 NAME = "TaskMailbox"
 # anvil's answer to a transaction it has already mined ("already known" is for one still in its pool)
 _NONCE_MESSAGES = ("already imported",)
-# a call (or a gas limit) that cannot fit in a block: anvil, geth and our embedded chain say one of these
-_TOO_MUCH_GAS = ("gas required exceeds", "exceeds block gas limit", "intrinsic gas too high", "gas limit reached")
 
 
 def too_much_gas(what: str, block_gas_limit: int, size: str = "") -> ChainError:
@@ -251,7 +250,7 @@ class Sender:
             reverted = _reverted(exc)
             if reverted is not None and "gas required exceeds" not in exc.rpc_message.lower():
                 raise revert_error(what, data=reverted) from None
-            if any(m in exc.rpc_message.lower() for m in _TOO_MUCH_GAS):
+            if any(m in exc.rpc_message.lower() for m in TOO_MUCH_GAS_MESSAGES):
                 raise too_much_gas(what, self.block_gas_limit(), size) from None
             raise ChainError(f"{what}: the node could not estimate its gas: {exc.error}",
                              hint="check the RPC URL; give --gas-limit N to send it without an estimate") from None

@@ -43,6 +43,14 @@ class OffByOnePerformer(SquarePerformer):
         return encode(["uint256"], [value + 1])
 
 
+class BigResultPerformer(SquarePerformer):
+    """Answers a number n ≥ 1000 with n bytes (0x07 each); smaller numbers with their square."""
+
+    def handle_task(self, request: TaskRequest) -> bytes:
+        (number,) = __import__("eth_abi").decode(["uint256"], request.payload)
+        return b"\x07" * number if number >= 1000 else super().handle_task(request)
+
+
 class BadResultSigner:
     """Wraps an executor's real signer: same public key and auth signature, result signature over another output."""
 
@@ -107,7 +115,8 @@ class Devnet:
 
     def performer_port(self, kind: str = "square") -> int:
         if kind not in self.performers:
-            server = PerformerServer(SquarePerformer() if kind == "square" else OffByOnePerformer(), port=0)
+            performer = {"square": SquarePerformer, "off-by-one": OffByOnePerformer, "big": BigResultPerformer}[kind]
+            server = PerformerServer(performer(), port=0)
             server.start()
             self.performers[kind] = server
         return int(self.performers[kind].port)
@@ -120,7 +129,7 @@ class Devnet:
         (folder / "password.txt").write_text(DEVNET_KEYSTORE_PASSWORD + "\n")
         c = self.core
         if performer is None:
-            port = self.performer_port("off-by-one" if kind == "wrong_result" else "square")
+            port = self.performer_port({"wrong_result": "off-by-one", "big_result": "big"}.get(kind, "square"))
             performer = {"runtime": "remote", "address": f"127.0.0.1:{port}"}
         return write_toml(folder / "executor.toml", {
             "executor": {"operator_address": op.address, "avs_address": c.avs, "port": self.ports[i],
@@ -134,7 +143,9 @@ class Devnet:
         })
 
     def start_executor(self, i: int, kind: str = "honest") -> Executor:
-        """(Re)start the executor of operator i (1-based) on its socket: honest, wrong_result or bad_signature."""
+        """(Re)start the executor of operator i (1-based) on its socket: honest, wrong_result, bad_signature or
+        big_result (answers n ≥ 1000 with n bytes and signs results of any size, as an executor that does not
+        know the chain's block gas limit would)."""
         self.stop_executor(i)
         path = self.executor_config(i, kind)
         executor = Executor(load_executor_config(path), w3=self.w3)
@@ -142,6 +153,8 @@ class Devnet:
         if kind == "bad_signature":
             service = executor.service
             service.signers = {curve: BadResultSigner(s) for curve, s in service.signers.items()}
+        if kind == "big_result":
+            executor.service._check_fits = lambda output: None
         self.executors[i] = executor
         return executor
 

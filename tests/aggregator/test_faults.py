@@ -194,3 +194,27 @@ def test_a_task_orphaned_by_a_reorg_is_never_submitted(bn254) -> None:
     # The aggregator carries on with the new chain.
     again, _ = net.create_task(11)
     assert decode(["uint256"], net.wait_verified(again)["result"]) == (121,)
+
+
+@pytest.mark.parametrize("how", ["checked first", "refused by the node"])
+def test_a_result_too_large_for_any_block_is_never_retried(bn254, how: str, monkeypatch) -> None:
+    """Issue #12: a result no block can hold was sent five times and the task ended with "submitResult failed 5
+    times; see the submissions table". Now the aggregator knows the block gas limit and fails the task at once
+    saying why; if it cannot read the limit, the node's refusal is final too."""
+    from hourglass_cli.aggregator.submitter import Submitter
+
+    net, aggregator = bn254
+    if how == "refused by the node":
+        monkeypatch.setattr(Submitter, "_block_gas_limit", staticmethod(lambda contracts: None))
+    for i in range(1, 5):
+        net.start_executor(i, "big_result").kind = "big_result"
+    size = 100_000  # ~62M gas of storage alone; anvil's blocks hold 30M
+    nonce = net.w3.eth.get_transaction_count(net.accounts.aggregator.address)
+    task_hash, _ = net.create_task(size)
+    record = settled(aggregator, task_hash, timeout=30)
+    assert record.status == st.FAILED, record
+    assert record.reason.startswith(f"the result ({size:,} bytes) is too large to submit on chain"), record.reason
+    assert "submissions table" not in record.reason and "failed 5 times" not in record.reason
+    assert net.w3.eth.get_transaction_count(net.accounts.aggregator.address) == nonce  # nothing mined
+    attempts = aggregator.store.submissions("l1", task_hash)
+    assert len(attempts) == (0 if how == "checked first" else 1), attempts  # a refusal is not retried

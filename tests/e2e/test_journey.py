@@ -33,6 +33,8 @@ RETURN = '        return encode(["uint256"], [number * number])'
 # Big payloads (> 1 KB) are answered with their length, so a 200 KB payload can go through the whole path.
 VALIDATE = "        number = decode_number(request.payload)\n        if number >= LIMIT:"
 BIG = "        if len(request.payload) > 1024:\n"
+# "result:N" is answered with N bytes: a result too large for any block (the devnet's hold 300M gas).
+HUGE = "        if request.payload.startswith(b'result:'):\n"
 
 
 @dataclass
@@ -55,10 +57,11 @@ def journey(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     source = performer.read_text()
     assert RETURN in source
     assert VALIDATE in source
-    source = source.replace(VALIDATE, BIG + "            return\n" + VALIDATE)
+    source = source.replace(VALIDATE, BIG + "            return\n" + HUGE + "            return\n" + VALIDATE)
     handle = "        number = decode_number(request.payload)\n" + RETURN
     assert handle in source
-    source = source.replace(handle, BIG + '            return encode(["uint256"], [len(request.payload)])\n' +
+    source = source.replace(handle, HUGE + "            return b'\\x07' * int(request.payload[7:])\n" +
+                            BIG + '            return encode(["uint256"], [len(request.payload)])\n' +
                             handle.replace(RETURN, RAISE + RETURN))
     performer.write_text(source)
     hook = next((project / "contracts" / "src").glob("*TaskHook.sol"))
@@ -102,6 +105,15 @@ def test_a_200_kb_payload_from_a_file_is_verified(journey: Journey) -> None:
     assert doc["payload"] == "0x" + big.read_bytes().hex()
 
 
+def test_a_result_too_large_for_the_chain_fails_at_once_saying_so(journey: Journey) -> None:
+    """Issue #12: such a result was retried five times and reported as "submitResult failed 5 times; see the
+    submissions table"; the executors now refuse to sign it and the task fails saying why."""
+    payload = "0x" + b"result:1400000".ljust(32).hex()  # 32 bytes: what the template's hook lets through
+    error = failed(hg(journey.project, "task", "submit", payload, "--timeout", "60"))
+    assert "every executor: the result (1,400,000 bytes) is too large to submit on chain" in error, error
+    assert "block of this chain holds 300,000,000" in error and "table" not in error, error
+
+
 def test_performers_never_get_the_operators_keystore_password(journey: Journey) -> None:
     """Each executor holds its keystore password in its environment (HOURGLASS_DEVNET_KEYSTORE_PASSWORD, set in
     os.environ after the supervisor forked it, so /proc does not show it there); its performer (the AVS's code,
@@ -135,7 +147,9 @@ def test_a_task_the_performer_fails_ends_non_zero_with_the_reason(journey: Journ
     error = failed(hg(journey.project, "task", "submit", "--signature", "(uint256)", "--args", f"({UNLUCKY})",
                       "--timeout", "60"))
     # Ended by the aggregator's verdict, not by the 60 s timeout (whose message would say so).
-    assert "failed: the aggregator gave up (failed): threshold cannot be met" in error, error
+    # What happened first (every executor failed the same way), then the tally.
+    assert (f"failed: the aggregator gave up (failed): every executor: performer error: failed to handle task: "
+            f"unlucky number {UNLUCKY}; threshold cannot be met") in error, error
     assert "did not" not in error and "timeout" not in error.lower(), error
     assert f"executor-1: INTERNAL: performer error: failed to handle task: unlucky number {UNLUCKY}" in error
     assert "hourglass task status 0x" in error

@@ -264,7 +264,35 @@ def test_oversize_result(bn254_net: Net, bn254_misbehaving: RunningExecutor, siz
     still_serving(bn254_net, bn254_misbehaving)
 
 
+def _largest_fitting(limit: int) -> int:
+    """The most 0x07 bytes whose submitResult floor (chain/gas) fits in `limit`."""
+    from hourglass_cli.chain.gas import result_gas_floor
+
+    lo, hi = 0, MAX_RESULT_BYTES - 1
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        lo, hi = (mid, hi) if result_gas_floor(b"\x07" * mid) <= limit else (lo, mid - 1)
+    return lo
+
+
+def test_a_result_no_block_can_hold_is_refused_unsigned(bn254_net: Net, bn254_misbehaving: RunningExecutor) -> None:
+    """Issue #12: a result under 1.5 MiB but too large for any block was signed, then submitResult was retried
+    five times; the executor now knows the chain's block gas limit and signs nothing for it."""
+    limit = int(bn254_net.chain.w3.eth.get_block("latest")["gasLimit"])
+    size = _largest_fitting(limit) + 32
+    task = bn254_net.create_task(b"big:%d" % size)
+    details = refused(bn254_misbehaving, bn254_net.submission(task), Code.RESOURCE_EXHAUSTED)
+    assert details.startswith(f"the result ({size:,} bytes) is too large to submit on chain: storing it takes at "
+                              f"least "), details
+    assert details.endswith(f"gas and a block of this chain holds {limit:,}"), details
+    record = bn254_misbehaving.executor.store.get(task.task_id)
+    assert record.status == "failed" and bn254_misbehaving.executor.store.problems() == []
+    still_serving(bn254_net, bn254_misbehaving)
+
+
 def test_largest_result_passes(bn254_net: Net, bn254_misbehaving: RunningExecutor) -> None:
-    task = bn254_net.create_task(b"big:%d" % (MAX_RESULT_BYTES - 1))
+    """The largest result the chain could take (eth-tester: 30M gas a block) is signed."""
+    size = _largest_fitting(int(bn254_net.chain.w3.eth.get_block("latest")["gasLimit"]))
+    task = bn254_net.create_task(b"big:%d" % size)
     result = bn254_misbehaving.submit(bn254_net.submission(task))
-    assert len(result.output) == MAX_RESULT_BYTES - 1
+    assert len(result.output) == size
