@@ -46,17 +46,24 @@ def init(
     where = os.path.relpath(result.path)
     where = where if not where.startswith("..") else str(result.path)
     out.print("\n[bold]next steps[/]", highlight=False, soft_wrap=True)
-    for line in (f"cd {shlex.quote(where)}",
-                 "python -m pytest",
-                 "hourglass avs build",
-                 "hourglass devnet start",
-                 "hourglass task submit --signature \"(uint256)\" --args \"(5)\" --result-abi \"(uint256)\"",
-                 "hourglass devnet stop"):
+    for line in NEXT_STEPS(shlex.quote(where)):
         out.print(f"  {escape(line)}", highlight=False, soft_wrap=True)
     package = result.names.package if result.names else name
     note = (f"run them in the Python environment hourglass is installed in: executors start `python -m {package}` "
             "from PATH (README.md has the details)")
     out.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
+
+
+def NEXT_STEPS(where: str) -> tuple[str, ...]:  # noqa: N802 - a table, named like one
+    """The journey after `avs init`: the same as the README's quickstart and the project README's."""
+    return (f"cd {where}",
+            'pip install -e ".[test]"',
+            "python -m pytest",
+            "hourglass avs build",
+            "hourglass devnet start --detach",
+            'hourglass task submit --signature "(uint256)" --args "(5)" --result-abi "(uint256)"',
+            "hourglass devnet status",
+            "hourglass devnet stop")
 
 
 @app.command()
