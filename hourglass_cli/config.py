@@ -258,7 +258,8 @@ def read_toml(path: Path, missing_hint: str) -> dict[str, Any]:
 def load_config(path: str | Path) -> ProjectConfig:
     """Read and validate a config file."""
     p = Path(path)
-    data = read_toml(p, "run `hourglass avs init NAME` to create a project, or pass --config")
+    data = read_toml(p, "run it in an AVS project (`hourglass avs init NAME` creates one), or give its folder "
+                        "with -C FOLDER")
     config = parse_config(data, str(p))
     return dataclasses.replace(config, path=p.resolve())
 

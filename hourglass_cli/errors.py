@@ -27,7 +27,7 @@ class UsageError(HourglassError):
 class ConfigError(HourglassError):
     """`hourglass.toml` (or another config file) is missing, unreadable or invalid."""
 
-    default_hint = "see hourglass.toml.example for every key, its default and what is allowed"
+    default_hint = "`hourglass config example` prints every key, its default and what is allowed"
 
 
 class CryptoError(HourglassError):

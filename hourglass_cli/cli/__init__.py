@@ -19,6 +19,7 @@ from hourglass_cli.errors import HourglassError
 # (module, help) per command group; a group is listed here once it works.
 GROUPS: dict[str, tuple[str, str]] = {
     "avs": ("hourglass_cli.cli.avs", "Create an AVS project from a template; check and build it."),
+    "config": ("hourglass_cli.cli.config", "Print the documented example hourglass.toml; check a project's."),
     "keys": ("hourglass_cli.cli.keys", "Create and inspect BN254 and ECDSA operator keystores."),
     "contracts": ("hourglass_cli.cli.contracts", "Compile, check and deploy the Hourglass contracts."),
     "task": ("hourglass_cli.cli.task", "Submit tasks and follow them to a verified result."),

@@ -68,7 +68,7 @@ def NEXT_STEPS(where: str) -> tuple[str, ...]:  # noqa: N802 - a table, named li
 
 @app.command()
 def build(
-    project: Path | None = typer.Option(None, "--project", "-p", file_okay=False,
+    project: Path | None = typer.Option(None, "--project", "-C", "-p", file_okay=False,
                                         help="The project folder (default: the nearest one with hourglass.toml)."),
     force: bool = typer.Option(False, "--force", help="Recompile the contracts even when they are up to date."),
 ) -> None:
@@ -94,4 +94,4 @@ def build(
     if report.image and not perf.image:
         hint = f'set image = "{report.image}" in [performer] of hourglass.toml so executors run this image'
         out.print(f"[dim]{escape(hint)}[/]", highlight=False, soft_wrap=True)
-    out.print("[dim]next: hourglass devnet start[/]", highlight=False, soft_wrap=True)
+    out.print("[dim]next: hourglass devnet start --detach[/]", highlight=False, soft_wrap=True)

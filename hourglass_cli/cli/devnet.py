@@ -12,7 +12,7 @@ from hourglass_cli.cli._app import make_app
 
 app = make_app()
 
-_PROJECT = typer.Option(None, "--project", "-C", file_okay=False,
+_PROJECT = typer.Option(None, "--project", "-C", "-p", file_okay=False,
                         help="The project folder (default: the nearest hourglass.toml, else the current folder).")
 
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
 app = make_app()
 
-_PROJECT = typer.Option(None, "--project", "-C", file_okay=False,
+_PROJECT = typer.Option(None, "--project", "-C", "-p", file_okay=False,
                         help="The project folder (default: the nearest hourglass.toml, else the current folder).")
 _RPC = typer.Option(None, "--rpc", help="A chain's JSON-RPC URL (default: the running devnet's).")
 _MAILBOX = typer.Option(None, "--mailbox", help="With --rpc: the TaskMailbox address.")
