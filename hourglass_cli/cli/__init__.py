@@ -33,7 +33,7 @@ GROUPS: dict[str, tuple[str, str]] = {
 
 _state = {"debug": False}
 
-app = make_app(name="hourglass", help="Build, run and test EigenLayer Hourglass AVSs from Python.")
+app = make_app(name="hourglass", help="Build, run and test EigenLayer Hourglass AVSs from Python.", add_completion=True)
 
 
 def _version(value: bool) -> None:

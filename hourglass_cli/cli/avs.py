@@ -18,7 +18,7 @@ def _group() -> None:
 
 @app.command()
 def init(
-    name: str = typer.Argument(..., help="Project name: lowercase letters, digits and '-', starting with a letter."),
+    name: str = typer.Argument(..., metavar="NAME", help="Project name: lowercase letters, digits and '-', starting with a letter."),
     template: str = typer.Option("python", "--template", "-t", help="The project template."),
     directory: Path | None = typer.Option(None, "--dir", file_okay=False,
                                           help="Where to create the project (default: ./NAME)."),

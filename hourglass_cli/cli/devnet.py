@@ -107,9 +107,18 @@ def stop(project: Path | None = _PROJECT) -> None:
     """Stop the devnet: its supervisor, then anything it left running; checks the ports are free."""
     from hourglass_cli.cli._output import console
     from hourglass_cli.devnet.control import stop_devnet
+    from hourglass_cli.devnet.state import devnet_dir, load_state
 
-    state = stop_devnet(_root(project))
-    console().print("no devnet here" if state is None else "[green]devnet stopped[/]")
+    root = _root(project)
+    before = load_state(devnet_dir(root))
+    was_running = before is not None and (before.is_running() or bool(before.leftover_pids()))
+    state = stop_devnet(root)
+    if state is None:
+        console().print(f"no devnet here ({root})", highlight=False)
+    elif not was_running:
+        console().print("the devnet was not running (nothing to stop)", highlight=False)
+    else:
+        console().print("[green]devnet stopped[/]")
 
 
 @app.command()
@@ -138,7 +147,7 @@ def status(
 
 @app.command()
 def logs(
-    name: str | None = typer.Argument(None, help="chain, executor-1, supervisor, … (default: list them)."),
+    name: str | None = typer.Argument(None, metavar="NAME", help="chain, executor-1, supervisor, … (default: list them)."),
     follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing new lines until the devnet stops."),
     lines: int = typer.Option(0, "--lines", "-n", min=0, help="Only the last N lines (0 = all)."),
     project: Path | None = _PROJECT,
@@ -184,7 +193,7 @@ def chain_command(
 
 
 @app.command()
-def install(tool: str = typer.Argument(..., help="The tool to install: anvil.")) -> None:
+def install(tool: str = typer.Argument(..., metavar="TOOL", help="The tool to install: anvil.")) -> None:
     """Install a devnet tool (anvil, from npm's @foundry-rs/anvil) into ~/.hourglass/tools."""
     from hourglass_cli.cli._output import console
     from hourglass_cli.errors import UsageError

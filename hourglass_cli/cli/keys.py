@@ -72,7 +72,7 @@ def generate(
 
 @app.command()
 def show(
-    file: Path = typer.Argument(..., help="Keystore file."),
+    file: Path = typer.Argument(..., metavar="FILE", help="Keystore file."),
     verify: bool = typer.Option(False, "--verify", help="Ask for the password and check that it decrypts."),
     password_file: Path | None = typer.Option(None, "--password-file", help="Password file, with --verify."),
 ) -> None:
@@ -89,7 +89,7 @@ def show(
 
 
 @app.command("list")
-def list_(directory: Path = typer.Argument(Path("."), help="Folder to scan for *.json keystores.")) -> None:
+def list_(directory: Path = typer.Argument(Path("."), metavar="FOLDER", help="Folder to scan for *.json keystores.")) -> None:
     """List the keystores in a folder with their curve and public key or address."""
     if not directory.is_dir():
         raise UsageError(f"{directory} is not a folder")

@@ -93,7 +93,7 @@ def _render(out: Outcome, result_abi: str, client: TaskClient) -> None:
 
 @app.command()
 def submit(
-    payload: str | None = typer.Argument(None, help="The raw payload as 0x-hex (or use --signature/--args)."),
+    payload: str | None = typer.Argument(None, metavar="PAYLOAD", help="The raw payload as 0x-hex (or use --signature/--args)."),
     signature: str | None = typer.Option(None, "--signature", help='ABI types of the payload, e.g. "(uint256)".'),
     args: str | None = typer.Option(None, "--args", help='The values, e.g. "(5)" or "(5,\\"hi\\",[1,2])".'),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for TaskVerified (default) or return at once."),
@@ -146,7 +146,7 @@ def submit(
 
 @app.command()
 def status(
-    task_hash: str = typer.Argument(..., help="The task hash (0x + 64 hex digits)."),
+    task_hash: str = typer.Argument(..., metavar="TASK_HASH", help="The task hash (0x + 64 hex digits)."),
     result_abi: str | None = _RESULT_ABI,
     as_json: bool = _JSON,
     rpc: str | None = _RPC, mailbox: str | None = _MAILBOX, avs: str | None = _AVS, store: str | None = _STORE,

@@ -54,3 +54,27 @@ def test_debug_shows_traceback(tmp_path: Path) -> None:
     out = run_cli("--debug", "keys", "list", str(tmp_path / "missing"))
     assert out.returncode == 2
     assert "Traceback" in out.stderr and "is not a folder" in out.stderr
+
+
+def test_help_at_80_columns_keeps_whole_summaries_and_plain_usage() -> None:
+    """Issue #12: group help cut summaries mid-sentence ("…verified on...") and usage lines said {task_hash}."""
+    from hourglass_cli.cli import GROUPS
+
+    for args in [(), *[(group,) for group in GROUPS]]:
+        out = run_cli(*args, "--help", env={"COLUMNS": "80"})
+        assert out.returncode == 0, out.stderr
+        commands = out.stdout.split("Commands:", 1)[1]
+        assert "..." not in commands, (args, commands)
+        assert all(len(line) <= 80 for line in out.stdout.splitlines()), out.stdout
+    status = run_cli("task", "status", "--help", env={"COLUMNS": "80"}).stdout
+    assert status.splitlines()[0].endswith(" task status [OPTIONS] TASK_HASH"), status
+    assert "{" not in run_cli("devnet", "logs", "--help").stdout.splitlines()[0]
+
+
+def test_shell_completion_is_offered_and_completes_commands() -> None:
+    assert "--install-completion" in run_cli("--help").stdout
+    env = {**os.environ, "_HOURGLASS_COMPLETE": "complete_bash", "COMP_WORDS": "hourglass devnet st",
+           "COMP_CWORD": "2"}
+    out = subprocess.run([str(Path(sys.executable).with_name("hourglass"))], capture_output=True, text=True, env=env,
+                         timeout=60)
+    assert out.stdout.split() == ["start", "stop", "status"], out

@@ -170,6 +170,9 @@ def test_stop_leaves_no_process_and_no_open_port(devnet: Running) -> None:
     assert "supervisor | " in followed and "devnet stopped" in followed and "executor-3 | " in followed
     assert "aggregator | " in followed
     assert_nothing_left(pids, ports)
+    # Issue #12: a second stop said "devnet stopped" though nothing ran.
+    again = ok(run(devnet.project, "devnet", "stop", timeout=60)).stdout
+    assert "the devnet was not running" in again and "devnet stopped" not in again
     assert state_of(devnet.project).status == "stopped"
     result = run(devnet.project, "devnet", "status", timeout=30)
     assert result.returncode == 1 and "no devnet is running" in result.stdout
