@@ -185,8 +185,10 @@ def chain_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
 ) -> None:
     """Serve the embedded chain (py-evm over JSON-RPC) in the foreground until Ctrl-C."""
+    from hourglass_cli.devnet.chains._process import choose_port
     from hourglass_cli.devnet.chains.embedded.__main__ import main as serve_embedded
 
+    port = choose_port(host, port)  # a taken port is an error with a hint, before anything starts
     code = serve_embedded(["--host", host, "--port", str(port)])
     if code:
         raise typer.Exit(code)

@@ -116,7 +116,7 @@ def _read_json(path: str | os.PathLike[str]) -> tuple[dict[str, Any], str]:
     except safe_json.TooDeepError:
         raise KeystoreError(f"{where}: not a keystore (JSON nested too deeply)") from None
     except json.JSONDecodeError as exc:
-        detail = f"{exc.msg} at line {exc.lineno} column {exc.colno}"
+        detail = f"{exc.msg}: line {exc.lineno}, column {exc.colno}"  # msg may end in "at" ("… starting at")
         raise KeystoreError(f"{where}: not valid JSON ({detail})") from None
     if not isinstance(doc, dict):
         raise KeystoreError(f"{where}: a keystore is a JSON object")

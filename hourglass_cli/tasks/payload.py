@@ -35,7 +35,28 @@ def split_types(signature: str) -> list[str]:
         parsed.validate()
     except Exception as exc:  # noqa: BLE001
         raise UsageError(f"invalid --signature {signature!r}: {exc}", hint=_HINT) from None
-    return [c.to_type_str() for c in parsed.components]
+    types = [c.to_type_str() for c in parsed.components]
+    unknown = _unknown_types(parsed)
+    if unknown:
+        names = ", ".join(repr(u) for u in unknown)
+        verb = "is not an ABI type" if len(unknown) == 1 else "are not ABI types"
+        raise UsageError(f"invalid --signature {signature!r}: {names} {verb}",
+                         hint="ABI types are e.g. uint256, int8, address, bool, bytes32, bytes, string, arrays like "
+                              "uint256[] and tuples like (uint256,address)")
+    return types
+
+
+def _unknown_types(parsed: Any) -> list[str]:
+    """The basic type names in a parsed signature that eth-abi cannot encode (e.g. 'foo', 'uint' typos)."""
+    from eth_abi import is_encodable_type
+
+    out: list[str] = []
+    for component in getattr(parsed, "components", None) or ():
+        if getattr(component, "components", None):
+            out += _unknown_types(component)
+        elif not is_encodable_type(component.to_type_str()):
+            out.append(getattr(component, "base", None) or component.to_type_str())
+    return out
 
 
 class _Reader:

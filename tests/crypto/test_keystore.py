@@ -321,6 +321,15 @@ def test_unreadable_files(tmp_path: Path, content: str, needle: str) -> None:
         inspect_keystore(path)
 
 
+def test_a_file_cut_inside_a_string_reads_cleanly(tmp_path: Path) -> None:
+    """Issue #12: json's "Unterminated string starting at" + our " at line" gave "… at at line 1"."""
+    path = _write(tmp_path, '{"crypto": {"kdf": {"function": "scry')
+    with pytest.raises(KeystoreError) as info:
+        load_keystore(path, PASSWORD)
+    assert "at at" not in str(info.value)
+    assert str(info.value).endswith("not valid JSON (Unterminated string starting at: line 1, column 33)")
+
+
 def test_missing_file_and_directory(tmp_path: Path) -> None:
     with pytest.raises(KeystoreError, match="no such keystore file"):
         load_keystore(tmp_path / "absent.json", PASSWORD)

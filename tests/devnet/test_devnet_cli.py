@@ -267,6 +267,18 @@ def test_devnet_chain_serves_the_embedded_chain_until_ctrl_c(tmp_path: Path) -> 
             proc.wait()
 
 
+def test_devnet_chain_on_a_taken_port_is_an_error_with_a_hint(tmp_path: Path) -> None:
+    """Issue #12: it printed a bare 'cannot listen … Address already in use'."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run(tmp_path, "devnet", "chain", "--port", str(port), timeout=60)
+    assert result.returncode == 1, result
+    assert f"error: port {port} on 127.0.0.1 is already in use" in result.stderr, result.stderr
+    assert "hint: stop whatever listens there, choose another --port" in result.stderr, result.stderr
+
+
 def test_install_names_the_tools_it_knows(tmp_path: Path) -> None:
     result = run(tmp_path, "devnet", "install", "forge", timeout=30)
     assert result.returncode == 2 and "unknown tool 'forge'" in result.stderr and "anvil" in result.stderr

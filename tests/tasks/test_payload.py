@@ -62,3 +62,12 @@ def test_raw_payload_and_result_decoding() -> None:
     assert decode_result("(uint256,bytes)", encode(["uint256", "bytes"], [1, b"\xab"])) == [1, "0xab"]
     with pytest.raises(UsageError, match="does not decode as"):
         decode_result("(uint256)", b"\x01")
+
+
+@pytest.mark.parametrize("signature, name", [("(foo)", "'foo'"), ("(uint256,bar)", "'bar'"),
+                                             ("(uint256,(addres,bool))", "'addres'"), ("(foo[])", "'foo'")])
+def test_an_unknown_type_is_named_as_not_an_abi_type(signature: str, name: str) -> None:
+    """Issue #12: '(foo)' passed the grammar and failed later as 'values of type foo are not supported'."""
+    with pytest.raises(UsageError, match=f"{name} is not an ABI type") as info:
+        split_types(signature)
+    assert "uint256" in (info.value.hint or "")
