@@ -87,8 +87,8 @@ class PerformerSection:
     dockerfile: str = setting("Dockerfile", "docker runtime: Dockerfile used by `hourglass avs build`.")
     address: str = setting("", "remote runtime: host:port of a performer someone else runs.",
                            rule="host:port", pattern=_HOSTPORT_RE)
-    port: int = setting(8080, "First port given to performers; each executor's performer gets the next one.",
-                        min=1024, max=65535)
+    port: int = setting(0, "First port given to the devnet's performers, each executor's the next one (0 = a free "
+                           "port for each, so two devnets never collide).", min=0, max=65535)
     startup_timeout: float = setting(30.0, "Seconds to wait for the performer's gRPC health to say SERVING.",
                                      min=0.1, max=600)
     task_timeout: float = setting(30.0, "Seconds a single ExecuteTask call may take.", min=0.1, max=3600)

@@ -93,6 +93,7 @@ def list_(directory: Path = typer.Argument(Path("."), metavar="FOLDER", help="Fo
     """List the keystores in a folder with their curve and public key or address."""
     if not directory.is_dir():
         raise UsageError(f"{directory} is not a folder")
+    from rich.markup import escape
     from rich.table import Table
 
     from hourglass_cli.cli._output import console
@@ -100,19 +101,26 @@ def list_(directory: Path = typer.Argument(Path("."), metavar="FOLDER", help="Fo
     from hourglass_cli.errors import KeystoreError
 
     table = Table("file", "curve", "format", "public key / address")
-    found = 0
+    # An address is never cut (a user copies it); the file name folds instead.
+    table.columns[0].overflow = "fold"
+    table.columns[3].no_wrap, table.columns[3].min_width = True, 42
+    found, skipped = 0, []
     for path in sorted(directory.glob("*.json")):
         try:
             info = keystore.inspect_keystore(path)
-        except KeystoreError:
-            continue  # other JSON files are not keystores: not an error when listing a folder
+        except KeystoreError as exc:
+            skipped.append((path.name, exc.message.split(": ", 1)[-1]))  # other JSON files: said, not fatal
+            continue
         found += 1
         ident = info.public_key if info.curve == "ecdsa" else _short(info.public_key)
         table.add_row(path.name, info.curve, info.format, ident or "")
-    if not found:
-        console().print(f"no keystores in {directory}")
-        return
-    console().print(table)
+    out = console()
+    if found:
+        out.print(table)
+    else:
+        out.print(f"no keystores in {directory}", highlight=False)
+    for name, why in skipped:
+        out.print(f"[dim]skipped {escape(name)}: not a keystore ({escape(why)})[/]", highlight=False, soft_wrap=True)
 
 
 def _short(hex_str: str | None, keep: int = 18) -> str:

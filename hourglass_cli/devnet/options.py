@@ -76,8 +76,8 @@ def _raw_table(path: Path | None, section: str) -> dict[str, Any]:
 def performer_table(config: Any, config_path: Path | None, project_dir: Path) -> tuple[dict[str, Any], int]:
     """The executors' [performer] table from hourglass.toml's [performer], and the first performer port.
 
-    Without a `command` in hourglass.toml the devnet runs the example square performer; without a
-    `port`, every performer gets a free port (so two devnets never collide).
+    Without a `command` in hourglass.toml the devnet runs the example square performer; with `port` 0 (the
+    default) every performer gets a free port (so two devnets never collide).
     """
     perf = config.performer
     raw = _raw_table(config_path, "performer")
@@ -99,7 +99,7 @@ def performer_table(config: Any, config_path: Path | None, project_dir: Path) ->
                       "memory": perf.memory})
         if perf.docker_host:
             table["docker_host"] = perf.docker_host
-    return table, (perf.port if "port" in raw else 0)
+    return table, perf.port
 
 
 def resolve_options(project_dir: str | Path, *, chain: str | None = None, curve: str | None = None,

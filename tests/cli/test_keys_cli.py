@@ -76,3 +76,17 @@ def test_corrupt_keystore_is_clear_error(tmp_path: Path) -> None:
     assert res.returncode == 1 and "bad.json" in res.stderr and "Traceback" not in res.stderr
     listed = run_cli("keys", "list", str(tmp_path))
     assert listed.returncode == 0 and "no keystores" in listed.stdout
+
+
+def test_list_at_80_columns_shows_whole_addresses_and_says_what_it_skipped(tmp_path: Path) -> None:
+    """Issue #12: addresses were cut at 80 columns and non-keystore files vanished without a word."""
+    from hourglass_cli.crypto.keystore import LIGHT_SCRYPT, save_ecdsa_keystore
+
+    save_ecdsa_keystore(tmp_path / "operator-with-a-rather-long-name.ecdsa.keystore.json", bytes.fromhex("4c" * 32),
+                        "pw", kdf=LIGHT_SCRYPT)
+    (tmp_path / "package.json").write_text('{"name": "not a keystore"}')
+    listed = run_cli("keys", "list", str(tmp_path), env={"COLUMNS": "80"})
+    assert listed.returncode == 0, listed.stderr
+    assert "0xdB00079cad3e665853Bf766eFe26F4C38cdbdCDA" in listed.stdout, listed.stdout
+    assert "skipped package.json: not a keystore (missing field 'crypto')" in " ".join(listed.stdout.split())
+    assert all(len(line) <= 80 for line in listed.stdout.splitlines()), listed.stdout
