@@ -10,6 +10,9 @@ fresh), then deploys on every chain:
 - **every other concrete contract with a no-argument constructor** (interfaces, abstract contracts and
   contracts with arguments are left out; the latter with a warning).
 
+Only what ``contracts/src`` still has a source for is deployed: a project with no ``.sol`` left (its hook's file
+deleted to go back to the default hook) gets the artifacts an earlier build left removed, and a note saying so.
+
 Each deployed contract is handed to the performers as ``<CONTRACT_NAME_UPPER_SNAKE>=<L1 address>``
 (WIRE.md §1) and recorded in state.json.
 """
@@ -120,19 +123,24 @@ def classify(out: Path) -> ProjectContracts:
 
 
 def load_project_contracts(project_dir: str | Path) -> ProjectContracts | None:
-    """The project's contracts (compiled first if stale), or None when it has no Solidity sources."""
+    """The project's contracts (compiled first if stale), or None when it has no Solidity sources (after removing
+    any artifacts an earlier build left behind, with a note saying so)."""
     contracts = Path(project_dir) / "contracts"
     src = contracts / "src"
-    if src.is_dir() and any(src.rglob("*.sol")):
-        out = _compile(contracts)
-        if out is None:
-            from hourglass_cli.compiler.settings import SOLC_VERSION
+    if not (src.is_dir() and any(src.rglob("*.sol"))):
+        # Artifacts without their sources are an old build's (the hook's file deleted to go back to the default
+        # hook): deploying them would keep the hook the user removed.
+        from hourglass_cli.scaffold.contracts import prune_stale_artifacts, stale_note
 
-            return ProjectContracts(None, (), (NO_COMPILER_WARNING.format(version=SOLC_VERSION),))
-    elif (contracts / "out" / "manifest.json").is_file():
-        out = contracts / "out"
-    else:
-        return None
+        removed = prune_stale_artifacts(contracts)
+        if not removed:
+            return None
+        return ProjectContracts(None, (), (stale_note(removed) + "; the devnet uses the default AVSTaskHook",))
+    out = _compile(contracts)
+    if out is None:
+        from hourglass_cli.compiler.settings import SOLC_VERSION
+
+        return ProjectContracts(None, (), (NO_COMPILER_WARNING.format(version=SOLC_VERSION),))
     found = classify(out)
     return found if found.all or found.skipped else None
 

@@ -158,6 +158,26 @@ def compile_project_contracts(contracts: Path, *, force: bool = False, library_s
     return ContractsResult(True, sorted(entries), out, solc.describe(), seconds, warnings)
 
 
+def prune_stale_artifacts(contracts: Path) -> list[str]:
+    """With no Solidity left under ``contracts/src``, delete what an earlier build left in ``contracts/out`` (the
+    artifacts its manifest lists, then the manifest); the names removed. Anything else in the folder stays."""
+    src, out = contracts / "src", contracts / "out"
+    manifest = _read_manifest(out)
+    if manifest is None or any(src.rglob("*.sol")):
+        return []
+    names = sorted(manifest.get("artifacts") or {})
+    for name in names:
+        (out / f"{name}.json").unlink(missing_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
+    return names
+
+
+def stale_note(removed: list[str]) -> str:
+    """The line saying what :func:`prune_stale_artifacts` removed, and why."""
+    return (f"contracts/src has no Solidity sources: removed {', '.join(removed) or 'the manifest'} left in "
+            "contracts/out by an earlier build")
+
+
 def _is_own(problem: dict[str, Any], own: dict[str, str]) -> bool:
     """Whether a solc message is about the project's sources (not hourglass's)."""
     location = problem.get("sourceLocation") or {}
