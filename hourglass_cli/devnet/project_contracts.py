@@ -67,20 +67,17 @@ def is_task_hook(abi: list[dict[str, Any]]) -> bool:
     return HOOK_FUNCTIONS <= {e.get("name") for e in abi if e.get("type") == "function"}
 
 
-NO_COMPILER_WARNING = ("project contracts not deployed: no solc to compile contracts/src, so the default "
-                       "AVSTaskHook is used; install one (`npm install solc@{version}` in the project) and run "
-                       "`hourglass avs build`")
-
-
-def _compile(contracts: Path) -> Path | None:
-    """contracts/out after compiling stale sources; None when no compiler is installed (the devnet still starts,
-    with the default hook and a warning); DevnetError saying to run `avs build` if compiling fails."""
+def _compile(contracts: Path) -> tuple[Path | None, str]:
+    """(contracts/out after compiling stale sources, ""), or (None, a warning) when no installed solc fits their
+    pragma (the devnet still starts, with the default hook); DevnetError saying to run `avs build` if compiling
+    fails."""
     from hourglass_cli.scaffold.contracts import compile_project_contracts
 
     try:
-        return compile_project_contracts(contracts).out_dir
-    except ToolNotFoundError:
-        return None
+        return compile_project_contracts(contracts).out_dir, ""
+    except ToolNotFoundError as exc:
+        return None, (f"project contracts not deployed, the default AVSTaskHook is used: {exc.message}; "
+                      f"{exc.hint or 'install a solc'}, then restart the devnet (or run `hourglass avs build` first)")
     except HourglassError as exc:
         raise DevnetError(f"the project's contracts in {contracts / 'src'} are not compiled and compiling them "
                           f"failed: {exc.message}", hint=BUILD_HINT) from None
@@ -136,11 +133,9 @@ def load_project_contracts(project_dir: str | Path) -> ProjectContracts | None:
         if not removed:
             return None
         return ProjectContracts(None, (), (stale_note(removed) + "; the devnet uses the default AVSTaskHook",))
-    out = _compile(contracts)
+    out, warning = _compile(contracts)
     if out is None:
-        from hourglass_cli.compiler.settings import SOLC_VERSION
-
-        return ProjectContracts(None, (), (NO_COMPILER_WARNING.format(version=SOLC_VERSION),))
+        return ProjectContracts(None, (), (warning,))
     found = classify(out)
     return found if found.all or found.skipped else None
 
