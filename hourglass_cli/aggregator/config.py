@@ -71,6 +71,9 @@ class AggregatorSection:
     submit_attempts: int = setting(5, "Attempts at submitResult on transient errors (with backoff).",
                                    min=1, max=100)
     log_format: str = setting("text", "Log lines as key=value text or JSON.", choices=("text", "json"))
+    project_artifacts: str = setting("", "An AVS project's compiled contracts (its contracts/out, relative to this "
+                                         "file): reverts of its own contracts, e.g. its task hook, are named in "
+                                         "logs and task failures (empty = only hourglass's contracts).")
 
 
 @dataclass(frozen=True)

@@ -97,6 +97,10 @@ class Aggregator:
         from hourglass_cli.chain.sender import TxSender
 
         cfg, agg = self.config, self.config.aggregator
+        if agg.project_artifacts:
+            from hourglass_cli.chain.abi import add_project_artifacts
+
+            add_project_artifacts(cfg.resolve(agg.project_artifacts))
         self.store = st.SqliteStore(cfg.resolve(agg.store))
         signer = load_signer(cfg)
         tx_key = cfg.read_tx_key()

@@ -1,11 +1,17 @@
 """An index over every ABI in contracts/out: custom errors by selector, events by topic0, functions by selector.
 
 Built once per artifacts folder (lazily, ~20 ms) and used to name a revert (`decode_revert`) or a raw log
-(`events.decode_log`) without knowing which contract produced it.
+(`events.decode_log`) without knowing which contract produced it. An AVS project's own artifacts
+(``<project>/contracts/out``) are added with `add_project_artifacts`: a revert none of ours declares is then
+looked up there and shown with its contract's name (``MyAvsTaskHook.InvalidPayloadLength(length=64)``); that
+index is rebuilt when the project's manifest changes (a long-running aggregator sees `avs build`'s new errors).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -72,18 +78,29 @@ class AbiEntry:
         return signature(self.entry)
 
 
+UNKNOWN_ERROR = "unknown error 0x"
+
+
 @dataclass(frozen=True)
 class DecodedError:
-    """A revert reason: a custom error with its arguments, `Error(string)`, `Panic(code)` or raw data."""
+    """A revert reason: a custom error with its arguments, `Error(string)`, `Panic(code)` or raw data.
+
+    `project` is the AVS project's contract declaring the error when it is none of ours (shown as its prefix)."""
 
     name: str
     args: tuple[tuple[str, Any], ...] = ()
     contracts: tuple[str, ...] = ()
     data: bytes = b""
+    project: str = ""
+
+    @property
+    def known(self) -> bool:
+        """Whether an ABI named the error (not `unknown error 0x…`)."""
+        return not self.name.startswith(UNKNOWN_ERROR)
 
     def __str__(self) -> str:
         parts = ", ".join(f"{k}={_show(v)}" if k else _show(v) for k, v in self.args)
-        return f"{self.name}({parts})"
+        return f"{self.project + '.' if self.project else ''}{self.name}({parts})"
 
 
 def _show(value: Any) -> str:
@@ -152,7 +169,7 @@ class AbiIndex:
                 return DecodedError(known.name, args, known.contracts, data)
         except Exception:  # noqa: BLE001 - malformed revert data: fall through to the raw form
             pass
-        return DecodedError(f"unknown error 0x{selector.hex()}", (("data", data[4:]),) if len(data) > 4 else (), data=data)
+        return DecodedError(f"{UNKNOWN_ERROR}{selector.hex()}", (("data", data[4:]),) if len(data) > 4 else (), data=data)
 
     def function_contracts(self, selector: bytes) -> tuple[str, ...]:
         """Artifacts declaring a function with this selector (concrete contracts first)."""
@@ -175,6 +192,73 @@ def abi_index(base: Path | None = None) -> AbiIndex:
     return _index_for(str(out_dir(base)))
 
 
+_project_outs: list[str] = []  # AVS projects' contracts/out folders, in the order they were added
+_project_lock = threading.Lock()
+
+
+def add_project_artifacts(out: str | Path) -> None:
+    """Also name the custom errors declared by the artifacts in `out` (an AVS project's contracts/out)."""
+    path = str(Path(out).resolve())
+    with _project_lock:
+        if path not in _project_outs:
+            _project_outs.append(path)
+
+
+def project_artifacts() -> list[Path]:
+    """The project artifact folders added with `add_project_artifacts`."""
+    with _project_lock:
+        return [Path(p) for p in _project_outs]
+
+
+def _project_index(out: str) -> AbiIndex | None:
+    """The index of a project's artifacts as its manifest lists them now; None when there are none."""
+    try:
+        stat = os.stat(os.path.join(out, "manifest.json"))
+    except OSError:
+        return None
+    return _project_index_at(out, stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=8)
+def _project_index_at(out: str, _mtime_ns: int, _size: int) -> AbiIndex | None:
+    # Read here, not through compiler.artifacts' cache: a rebuild rewrites these files in place.
+    try:
+        with open(os.path.join(out, "manifest.json"), encoding="utf-8") as fh:
+            names = sorted(json.load(fh).get("artifacts") or {})
+    except (OSError, ValueError, AttributeError):
+        return None
+    abis: dict[str, list[dict[str, Any]]] = {}
+    for name in names:
+        try:
+            with open(os.path.join(out, f"{name}.json"), encoding="utf-8") as fh:
+                abi = json.load(fh).get("abi")
+        except (OSError, ValueError, AttributeError):
+            continue  # a broken artifact must not break reporting the error
+        if isinstance(abi, list):
+            abis[name] = [e for e in abi if isinstance(e, dict)]
+    return AbiIndex(abis) if abis else None
+
+
 def decode_revert(data: bytes, base: Path | None = None) -> DecodedError | None:
-    """Decode revert data against every ABI in contracts/out."""
-    return abi_index(base).decode_revert(data)
+    """Decode revert data against every ABI in contracts/out (ours, then the added projects' by default)."""
+    decoded = abi_index(base).decode_revert(data)
+    if base is not None or decoded is None or decoded.known:
+        return decoded
+    for out in project_artifacts():
+        index = _project_index(str(out))
+        found = index.decode_revert(data) if index is not None else None
+        if found is not None and found.known:
+            return DecodedError(found.name, found.args, found.contracts, found.data, project=found.contracts[0])
+    return decoded
+
+
+def add_project_of(start: str | Path) -> Path | None:
+    """`add_project_artifacts` for the AVS project at or above `start` (its hourglass.toml); its contracts/out."""
+    from hourglass_cli.config import find_config
+
+    found = find_config(start)
+    if found is None:
+        return None
+    out = found.parent / "contracts" / "out"
+    add_project_artifacts(out)
+    return out

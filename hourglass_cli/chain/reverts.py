@@ -85,4 +85,8 @@ def revert_error(what: str, exc: BaseException | None = None, data: bytes | None
         data = revert_data(exc)
     decoded = decode_revert(data) if data else None
     reason = str(decoded) if decoded is not None else "without a reason"
-    return RevertError(f"{what} reverted: {reason}", decoded)
+    hint = None
+    if decoded is not None and decoded.project:
+        hint = (f"the AVS project's {decoded.project} (contracts/src) rejected it with {decoded.name}: check what "
+                f"{decoded.project} requires there")
+    return RevertError(f"{what} reverted: {reason}", decoded, hint)

@@ -49,10 +49,23 @@ def live_table(state: DevnetState) -> RenderableType:
     return components_table(rows, title=f"devnet {state.status} — Ctrl-C stops everything")
 
 
-def contract_rows(deployment: dict[str, Any] | None) -> list[tuple[str, str]]:
+def contract_rows(deployment: dict[str, Any] | None, project: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    """(label, address) of our contracts, then the project's own (L1); the task hook row names the project's hook
+    when it is the one configured."""
     if not deployment:
         return []
-    return [(label, str(deployment.get(key, ""))) for label, key in _CONTRACTS]
+    own = dict(project or {})
+    rows = []
+    for label, key in _CONTRACTS:
+        address = str(deployment.get(key, ""))
+        hook = next((name for name, at in own.items() if key == "avs_task_hook" and at.lower() == address.lower()),
+                    None)
+        if hook is not None:
+            label = f"{hook} (the project's task hook)"
+            del own[hook]
+        rows.append((label, address))
+    rows += [(f"{name} (project)", address) for name, address in own.items()]
+    return rows
 
 
 def summary(state: DevnetState) -> RenderableType:
@@ -65,7 +78,7 @@ def summary(state: DevnetState) -> RenderableType:
     table.add_column(overflow="fold")
     for chain in state.chains:
         table.add_row(f"{chain.name} ({chain.backend})", f"{chain.endpoint}  chain id {chain.chain_id}")
-    for label, address in contract_rows(state.deployment):
+    for label, address in contract_rows(state.deployment, state.project_contracts.get("l1")):
         table.add_row(label, address)
     if state.deployment:
         table.add_row("AVS", str(state.deployment.get("avs")))
@@ -86,7 +99,7 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
 
     parts: list[Any] = [components_table(doc["components"], title=f"devnet {doc['status']} (supervisor pid "
                                                                    f"{doc['supervisor_pid']})")]
-    rows = contract_rows(doc.get("deployment"))
+    rows = contract_rows(doc.get("deployment"), (doc.get("project_contracts") or {}).get("l1"))
     if rows:
         from rich.table import Table
 

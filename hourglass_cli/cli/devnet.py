@@ -195,15 +195,32 @@ def chain_command(
 
 
 @app.command()
-def install(tool: str = typer.Argument(..., metavar="TOOL", help="The tool to install: anvil.")) -> None:
-    """Install a devnet tool (anvil, from npm's @foundry-rs/anvil) into ~/.hourglass/tools."""
+def install(
+    tool: str = typer.Argument(..., metavar="TOOL", help="The tool to install: anvil or solc."),
+    version: str | None = typer.Option(None, "--version", help="The version (default: the one hourglass pins)."),
+) -> None:
+    """Install a devnet tool from npm into ~/.hourglass/tools ($HOURGLASS_TOOLS_DIR): anvil (@foundry-rs/anvil),
+    or solc (npm solc, which compiles the project's contracts/src)."""
+    import re
+
     from hourglass_cli.cli._output import console
     from hourglass_cli.errors import UsageError
 
-    if tool != "anvil":
-        raise UsageError(f"unknown tool {tool!r}", hint="`hourglass devnet install anvil` is the only one")
-    from hourglass_cli.devnet.chains.anvil import install_anvil
+    if tool not in ("anvil", "solc"):
+        raise UsageError(f"unknown tool {tool!r}", hint="`hourglass devnet install anvil` and "
+                                                        "`hourglass devnet install solc` are the ones there are")
+    if version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", version):
+        raise UsageError(f"--version {version!r} is not a release number", hint="give one like 0.8.30")
+    if tool == "anvil":
+        from hourglass_cli.devnet.chains.anvil import install_anvil
 
-    path = install_anvil()
-    console().print(f"anvil installed: {path}")
+        path = install_anvil(version=version)
+        console().print(f"anvil installed: {path}")
+    else:
+        from hourglass_cli.compiler.discovery import install_solc
+        from hourglass_cli.compiler.settings import SOLC_VERSION
+
+        solc = install_solc(version or SOLC_VERSION)
+        console().print(f"solc {solc.version} installed: {solc.path} (solcjs on node {solc.node}); "
+                        "`hourglass avs build` and the devnet compile the project's contracts with it")
     sys.stdout.flush()

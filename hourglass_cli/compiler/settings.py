@@ -36,10 +36,10 @@ def compiler_settings() -> dict[str, Any]:
     return copy.deepcopy(_SETTINGS)
 
 
-#: How to get the pinned compiler, shown whenever none is found.
+#: How to get the pinned compiler (hourglass's own contracts), shown whenever none is found.
 INSTALL_HINT = (
-    f"run `npm install` in the project (package.json pins solc {SOLC_VERSION}; or "
-    f"`npm install solc@{SOLC_VERSION}`, or set HOURGLASS_TOOLS_DIR to a folder with node_modules/solc), "
-    f"or on a machine with internet access `pip install py-solc-x` and "
+    f"run `hourglass devnet install solc` (npm solc {SOLC_VERSION} into ~/.hourglass/tools, or $HOURGLASS_TOOLS_DIR), "
+    f"or `npm install` in the hourglass checkout (its package.json pins solc {SOLC_VERSION}), or set HOURGLASS_SOLC "
+    f"to a solc {SOLC_VERSION} binary; on a machine with internet access also "
     f"`python -c \"import solcx; solcx.install_solc('{SOLC_VERSION}')\"`"
 )

@@ -99,6 +99,9 @@ def deploy(sup: Supervisor, urls: dict[str, str], ports: list[int]) -> tuple[Any
     t = time.monotonic()
     project = load_project_contracts(o.project_dir)  # compiles stale sources first
     if project is not None:
+        from hourglass_cli.chain.abi import add_project_artifacts
+
+        add_project_artifacts(project_artifacts(o.project_dir))  # its reverts named in the supervisor's errors
         sup.state.warnings.extend(project.skipped)
         names = ", ".join(c.name for c in project.all) or "none deployable"
         sup.step(f"project contracts: {names}", "project_contracts", t, save=False)
@@ -160,6 +163,11 @@ def devnet_max_task_sla(task_sla: int) -> int:
     from hourglass_cli.devnet.deploy import DEFAULT_MAX_TASK_SLA
 
     return max(DEFAULT_MAX_TASK_SLA, int(task_sla))
+
+
+def project_artifacts(project_dir: Path) -> Path:
+    """The project's compiled contracts (``contracts/out``), whose custom errors revert messages name."""
+    return Path(project_dir) / "contracts" / "out"
 
 
 def child_env() -> dict[str, str]:
@@ -235,12 +243,14 @@ def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any,
         l2 = sup.state.l2_deployment
         chains.append({"name": "l2", "rpc_url": urls["l2"], "task_mailbox": l2["task_mailbox"],
                        "start_block": int(l2.get("deployed_at_block", 0))})
+    extra = ({"project_artifacts": str(project_artifacts(sup.options.project_dir))}
+             if sup.state.project_contracts else {})
     config = folder / "aggregator.toml"
     config.write_text(render_aggregator_config(
         operator_address=op.address, avs_address=deployment.avs, keystore=op.keystore, curve=op.curve,
         tx_key_env=TX_KEY_ENV, password_env=PASSWORD_ENV, l1_rpc_url=urls["l1"],
         task_avs_registrar=deployment.task_avs_registrar, chains=chains, store="aggregator.db",
-        metrics_port=port))
+        metrics_port=port, **extra))
     record = ProcessRecord(name="aggregator", kind="aggregator", port=port, endpoint=f"{LOCALHOST}:{port}",
                            log=str(sup.logs / "aggregator.log"), config=str(config))
     # the aggregator operator's account key: public devnet mnemonic, handed over in the environment only

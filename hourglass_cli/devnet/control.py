@@ -258,6 +258,7 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
                            "started_at": state.started_at, "error": state.error, "warnings": state.warnings,
                            "leftover_pids": [] if running else state.leftover_pids(), "components": [],
                            "deployment": state.deployment, "l2_deployment": state.l2_deployment,
+                           "project_contracts": state.project_contracts,
                            "operators": (state.operators or {}).get("operators", [])}
     records = state.records()
     with ThreadPoolExecutor(max_workers=max(1, len(records)), thread_name_prefix="status") as pool:

@@ -10,6 +10,9 @@ fresh), then deploys on every chain:
 - **every other concrete contract with a no-argument constructor** (interfaces, abstract contracts and
   contracts with arguments are left out; the latter with a warning).
 
+Only what ``contracts/src`` still has a source for is deployed: a project with no ``.sol`` left (its hook's file
+deleted to go back to the default hook) gets the artifacts an earlier build left removed, and a note saying so.
+
 Each deployed contract is handed to the performers as ``<CONTRACT_NAME_UPPER_SNAKE>=<L1 address>``
 (WIRE.md §1) and recorded in state.json.
 """
@@ -64,20 +67,17 @@ def is_task_hook(abi: list[dict[str, Any]]) -> bool:
     return HOOK_FUNCTIONS <= {e.get("name") for e in abi if e.get("type") == "function"}
 
 
-NO_COMPILER_WARNING = ("project contracts not deployed: no solc to compile contracts/src, so the default "
-                       "AVSTaskHook is used; install one (`npm install solc@{version}` in the project) and run "
-                       "`hourglass avs build`")
-
-
-def _compile(contracts: Path) -> Path | None:
-    """contracts/out after compiling stale sources; None when no compiler is installed (the devnet still starts,
-    with the default hook and a warning); DevnetError saying to run `avs build` if compiling fails."""
+def _compile(contracts: Path) -> tuple[Path | None, str]:
+    """(contracts/out after compiling stale sources, ""), or (None, a warning) when no installed solc fits their
+    pragma (the devnet still starts, with the default hook); DevnetError saying to run `avs build` if compiling
+    fails."""
     from hourglass_cli.scaffold.contracts import compile_project_contracts
 
     try:
-        return compile_project_contracts(contracts).out_dir
-    except ToolNotFoundError:
-        return None
+        return compile_project_contracts(contracts).out_dir, ""
+    except ToolNotFoundError as exc:
+        return None, (f"project contracts not deployed, the default AVSTaskHook is used: {exc.message}; "
+                      f"{exc.hint or 'install a solc'}, then restart the devnet (or run `hourglass avs build` first)")
     except HourglassError as exc:
         raise DevnetError(f"the project's contracts in {contracts / 'src'} are not compiled and compiling them "
                           f"failed: {exc.message}", hint=BUILD_HINT) from None
@@ -120,19 +120,22 @@ def classify(out: Path) -> ProjectContracts:
 
 
 def load_project_contracts(project_dir: str | Path) -> ProjectContracts | None:
-    """The project's contracts (compiled first if stale), or None when it has no Solidity sources."""
+    """The project's contracts (compiled first if stale), or None when it has no Solidity sources (after removing
+    any artifacts an earlier build left behind, with a note saying so)."""
     contracts = Path(project_dir) / "contracts"
     src = contracts / "src"
-    if src.is_dir() and any(src.rglob("*.sol")):
-        out = _compile(contracts)
-        if out is None:
-            from hourglass_cli.compiler.settings import SOLC_VERSION
+    if not (src.is_dir() and any(src.rglob("*.sol"))):
+        # Artifacts without their sources are an old build's (the hook's file deleted to go back to the default
+        # hook): deploying them would keep the hook the user removed.
+        from hourglass_cli.scaffold.contracts import prune_stale_artifacts, stale_note
 
-            return ProjectContracts(None, (), (NO_COMPILER_WARNING.format(version=SOLC_VERSION),))
-    elif (contracts / "out" / "manifest.json").is_file():
-        out = contracts / "out"
-    else:
-        return None
+        removed = prune_stale_artifacts(contracts)
+        if not removed:
+            return None
+        return ProjectContracts(None, (), (stale_note(removed) + "; the devnet uses the default AVSTaskHook",))
+    out, warning = _compile(contracts)
+    if out is None:
+        return ProjectContracts(None, (), (warning,))
     found = classify(out)
     return found if found.all or found.skipped else None
 

@@ -219,7 +219,11 @@ def build_project(project_dir: str | os.PathLike[str] | None = None, *, force: b
 
     contracts = _contracts_dir(root)
     if contracts is None:
-        done(Step("contracts", "no contracts/src/*.sol", skipped=True))
+        from hourglass_cli.scaffold.contracts import prune_stale_artifacts, stale_note
+
+        removed = prune_stale_artifacts(root / "contracts")
+        done(Step("contracts", stale_note(removed) + " (the devnet uses the default task hook)" if removed
+                  else "no contracts/src/*.sol", skipped=True))
     else:
         from hourglass_cli.scaffold.contracts import compile_project_contracts
 

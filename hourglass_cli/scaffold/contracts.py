@@ -1,4 +1,8 @@
-"""Compiling an AVS project's own contracts (``contracts/src`` → ``contracts/out``) with the pinned solc.
+"""Compiling an AVS project's own contracts (``contracts/src`` → ``contracts/out``).
+
+Any installed solc that every ``pragma solidity`` of the sources allows (theirs and the hourglass sources they
+import) compiles them: the pinned version where it is installed, else the newest that fits
+(`compiler.discovery.find_solc_for`); the manifest records which.
 
 A project imports hourglass's contracts as ``@hourglass/<path under our contracts/src>``. The compiler's
 standard-JSON input carries every source inline (npm solcjs has no file access), so the sources such
@@ -97,13 +101,14 @@ def _read_manifest(out: Path) -> dict[str, Any] | None:
         return None
 
 
-def _fresh(manifest: dict[str, Any] | None, out: Path, hashes: dict[str, str], settings: dict[str, Any],
-           version: str) -> bool:
+def _fresh(manifest: dict[str, Any] | None, out: Path, hashes: dict[str, str], settings: dict[str, Any]) -> bool:
+    # Same sources and settings: the solc that built them satisfied their pragmas, so it is still a valid build
+    # (whichever compilers are installed now; none is needed).
     if manifest is None or manifest.get("format") != _MANIFEST_FORMAT:
         return False
     if manifest.get("sources") != hashes or manifest.get("settings") != settings:
         return False
-    if manifest.get("compiler", {}).get("version") != version:
+    if not isinstance((manifest.get("compiler") or {}).get("version"), str):
         return False
     for name, entry in manifest.get("artifacts", {}).items():
         path = out / f"{name}.json"
@@ -112,28 +117,43 @@ def _fresh(manifest: dict[str, Any] | None, out: Path, hashes: dict[str, str], s
     return True
 
 
-def compile_project_contracts(contracts: Path, *, force: bool = False, library_src: Path | None = None,
-                              solc: Any = None) -> ContractsResult:
-    """Compile ``contracts/src`` into ``contracts/out`` (skipped when the manifest is up to date)."""
-    from hourglass_cli.compiler import build as builder
+def _sources(contracts: Path, library_src: Path | None = None) -> tuple[dict[str, str], dict[str, str]]:
+    """(the project's own sources, those plus the ``@hourglass/…`` sources they import)."""
     from hourglass_cli.compiler.artifacts import contracts_dir
-    from hourglass_cli.compiler.settings import SOLC_VERSION, compiler_settings
 
-    src, out = contracts / "src", contracts / "out"
+    src = contracts / "src"
     own = project_sources(src)
     if not own:
         raise CompilerError(f"no Solidity sources under {src}")
     library = library_sources(own, library_src or contracts_dir() / "src")
-    sources = {**library, **own}
+    return own, {**library, **own}
+
+
+def find_project_solc(contracts: Path, library_src: Path | None = None) -> Any:
+    """The installed solc that compiles ``contracts/src``: one every pragma of its sources (and of the hourglass
+    sources they import) allows, the pinned version first; ToolNotFoundError saying how to get one."""
+    from hourglass_cli.compiler.discovery import find_solc_for
+    from hourglass_cli.compiler.pragmas import solidity_pragmas
+
+    return find_solc_for(solidity_pragmas(_sources(contracts, library_src)[1]))
+
+
+def compile_project_contracts(contracts: Path, *, force: bool = False, library_src: Path | None = None,
+                              solc: Any = None) -> ContractsResult:
+    """Compile ``contracts/src`` into ``contracts/out`` (skipped when the manifest is up to date)."""
+    from hourglass_cli.compiler import build as builder
+    from hourglass_cli.compiler.settings import compiler_settings
+
+    out = contracts / "out"
+    own, sources = _sources(contracts, library_src)
     settings = compiler_settings()
     hashes = _hashes(sources)
-    if not force and _fresh(_read_manifest(out), out, hashes, settings, SOLC_VERSION):
+    if not force and _fresh(_read_manifest(out), out, hashes, settings):
         return ContractsResult(False, sorted(_read_manifest(out)["artifacts"]), out)  # type: ignore[index]
 
-    from hourglass_cli.compiler.discovery import find_solc
     from hourglass_cli.compiler.runner import compile_standard_json
 
-    solc = solc or find_solc()
+    solc = solc or find_project_solc(contracts, library_src)
     standard_input = {"language": "Solidity", "sources": {n: {"content": t} for n, t in sources.items()},
                       "settings": settings}
     started = time.monotonic()
@@ -153,9 +173,29 @@ def compile_project_contracts(contracts: Path, *, force: bool = False, library_s
     entries = builder.write_artifacts(out, builder.artifacts_from_output(output),
                                       (_read_manifest(out) or {}).get("artifacts", {}))
     builder.write_manifest(out, {"format": _MANIFEST_FORMAT,
-                                 "compiler": {"version": SOLC_VERSION, "longVersion": long_version},
+                                 "compiler": {"version": solc.version, "longVersion": long_version},
                                  "settings": settings, "sources": hashes, "artifacts": entries})
     return ContractsResult(True, sorted(entries), out, solc.describe(), seconds, warnings)
+
+
+def prune_stale_artifacts(contracts: Path) -> list[str]:
+    """With no Solidity left under ``contracts/src``, delete what an earlier build left in ``contracts/out`` (the
+    artifacts its manifest lists, then the manifest); the names removed. Anything else in the folder stays."""
+    src, out = contracts / "src", contracts / "out"
+    manifest = _read_manifest(out)
+    if manifest is None or any(src.rglob("*.sol")):
+        return []
+    names = sorted(manifest.get("artifacts") or {})
+    for name in names:
+        (out / f"{name}.json").unlink(missing_ok=True)
+    (out / MANIFEST).unlink(missing_ok=True)
+    return names
+
+
+def stale_note(removed: list[str]) -> str:
+    """The line saying what :func:`prune_stale_artifacts` removed, and why."""
+    return (f"contracts/src has no Solidity sources: removed {', '.join(removed) or 'the manifest'} left in "
+            "contracts/out by an earlier build")
 
 
 def _is_own(problem: dict[str, Any], own: dict[str, str]) -> bool:

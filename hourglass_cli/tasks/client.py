@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hourglass_cli.aggregator import store as st
@@ -75,7 +76,11 @@ class TaskClient:
         from hourglass_cli.tasks.mailbox import Mailbox
         from hourglass_cli.tasks.rpc import transport, wait_ready
 
+        from hourglass_cli.chain.abi import add_project_of
+
         self.target = target
+        # a revert from the project's own contracts (its task hook) is named like ours, from its contracts/out
+        add_project_of(target.project_dir or Path.cwd())
         self.rpc = transport(target.rpc_url)
         self.chain_id = wait_ready(self.rpc, connect_timeout)
         self.task_mailbox = Mailbox(self.rpc, target.mailbox)

@@ -102,3 +102,80 @@ def test_revert_data_from_provider_exceptions() -> None:
     reason = revert_data(TransactionFailed("execution reverted: not allowed"))
     assert str(decode_revert(reason or b"")) == "Error('not allowed')"
     assert revert_data(ValueError("connection refused")) is None
+
+
+# ------------------------------------------------------------------ an AVS project's own contracts/out
+
+
+@pytest.fixture
+def project_outs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The registry of project artifact folders, emptied for the test and restored after it."""
+    from hourglass_cli.chain import abi
+
+    registered: list[str] = []
+    monkeypatch.setattr(abi, "_project_outs", registered)
+    return registered
+
+
+def _project_out(out: Any, errors: dict[str, list[str]]) -> Any:
+    """A contracts/out as `avs build` writes it: one artifact per contract, listed in manifest.json."""
+    import json
+    import os
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name, types in errors.items():
+        abi = [{"type": "error", "name": f"{name}Error", "inputs": [{"type": t, "name": f"a{i}"}
+                                                                   for i, t in enumerate(types)]}]
+        (out / f"{name}.json").write_text(json.dumps({"contractName": name, "abi": abi}))
+    manifest = out / "manifest.json"
+    before = manifest.stat().st_mtime_ns if manifest.exists() else 0
+    manifest.write_text(json.dumps({"artifacts": {n: {} for n in errors}}))
+    os.utime(manifest, ns=(before + 10**9, before + 10**9))  # a rebuild within the clock's resolution
+    return out
+
+
+def test_a_projects_errors_are_named_with_their_contract(tmp_path: Any, project_outs: list[str]) -> None:
+    from hourglass_cli.chain.abi import add_project_artifacts
+
+    data = keccak(text="MyHookError(uint256)")[:4] + encode(["uint256"], [96])
+    assert str(decode_revert(data)).startswith("unknown error 0x")
+    add_project_artifacts(_project_out(tmp_path / "out", {"MyHook": ["uint256"]}))
+    decoded = decode_revert(data)
+    assert str(decoded) == "MyHook.MyHookError(a0=96)" and decoded.name == "MyHookError"
+    # ours are looked up first and keep their plain names; what nobody declares stays unknown
+    assert str(decode_revert(keccak(text="InvalidOperatorSetOwner()")[:4])) == "InvalidOperatorSetOwner()"
+    assert str(decode_revert(bytes.fromhex("deadbeef"))) == "unknown error 0xdeadbeef()"
+
+
+def test_a_rebuilt_project_is_read_again(tmp_path: Any, project_outs: list[str]) -> None:
+    from hourglass_cli.chain.abi import add_project_artifacts
+
+    out = _project_out(tmp_path / "out", {"Old": []})
+    add_project_artifacts(out)
+    assert str(decode_revert(keccak(text="OldError()")[:4])) == "Old.OldError()"
+    _project_out(out, {"New": ["address"]})
+    data = keccak(text="NewError(address)")[:4] + encode(["address"], ["0x" + "ab" * 20])
+    assert str(decode_revert(data)).lower() == f"new.newerror(a0=0x{'ab' * 20})"
+
+
+def test_a_broken_project_out_does_not_break_decoding(tmp_path: Any, project_outs: list[str]) -> None:
+    from hourglass_cli.chain.abi import add_project_artifacts
+
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"artifacts": {"Gone": {}, "Bad": {}}}')
+    (out / "Bad.json").write_text("{not json")
+    add_project_artifacts(out)
+    add_project_artifacts(tmp_path / "missing")
+    assert str(decode_revert(bytes.fromhex("deadbeef"))) == "unknown error 0xdeadbeef()"
+
+
+def test_the_task_client_adds_the_project_it_runs_in(tmp_path: Any, project_outs: list[str],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from hourglass_cli.chain.abi import add_project_of, project_artifacts
+
+    (tmp_path / "hourglass.toml").write_text("")
+    (tmp_path / "sub").mkdir()
+    assert add_project_of(tmp_path / "sub") == tmp_path / "contracts" / "out"
+    assert project_artifacts() == [(tmp_path / "contracts" / "out").resolve()]
+    assert add_project_of("/") is None

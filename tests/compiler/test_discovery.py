@@ -33,8 +33,8 @@ def test_missing_compiler_says_how_to_get_one(no_native_solc: None, tmp_path: Pa
     with pytest.raises(ToolNotFoundError) as info:
         find_solc(tools_dirs=[tmp_path / "empty"])
     assert f"no solc {SOLC_VERSION} found" in info.value.message
-    assert f"npm install solc@{SOLC_VERSION}" in info.value.hint
-    assert "pip install py-solc-x" in info.value.hint
+    assert "`hourglass devnet install solc`" in info.value.hint
+    assert "`npm install` in the hourglass checkout" in info.value.hint
     assert f"solcx.install_solc('{SOLC_VERSION}')" in info.value.hint
 
 

@@ -4,6 +4,8 @@ bad payloads at createTask), other no-argument contracts reach the performers as
 from __future__ import annotations
 
 import json
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from hourglass_cli.devnet.deploy import CoreDeployment
 from hourglass_cli.devnet.project_contracts import HOOK_FUNCTIONS, classify
 from hourglass_cli.errors import DevnetError
 from hourglass_cli.scaffold.init import init_project
-from tests.devnet._helpers import ok, run, state_of, wait_for
+from tests.devnet._helpers import failed, ok, run, state_of, wait_for
 
 REGISTRY = """// SPDX-License-Identifier: MIT
 pragma solidity ^0.8.27;
@@ -61,11 +63,25 @@ def test_classify_refuses_what_it_cannot_deploy(tmp_path: Path, artifacts: dict,
         classify(_write_out(tmp_path / "out", artifacts))
 
 
+# The template's hook, made to also refuse results above a million (squares of numbers above 1000).
+TEMPLATE_RESULT_CHECK = "function validatePreTaskResultSubmission(address, bytes32, bytes memory, bytes memory) " \
+                        "external pure {}"
+RESULT_CHECK = """error ResultTooLarge(uint256 value);
+    function validatePreTaskResultSubmission(address, bytes32, bytes memory, bytes memory result) external pure {
+        uint256 value = abi.decode(result, (uint256));
+        if (value > 1000000) revert ResultTooLarge(value);
+    }"""
+
+
 @pytest.fixture(scope="module")
 def devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A generated project (not built: the devnet compiles its contracts) with one more contract, started."""
+    """A generated project (not built: the devnet compiles its contracts) with one more contract, its hook refusing
+    large results, started."""
     project = init_project("hook-avs", tmp_path_factory.mktemp("projects"))
     (project / "contracts" / "src" / "DemoRegistry.sol").write_text(REGISTRY)
+    hook = project / "contracts" / "src" / "HookAvsTaskHook.sol"
+    assert TEMPLATE_RESULT_CHECK in hook.read_text(), "the template's hook changed: update RESULT_CHECK"
+    hook.write_text(hook.read_text().replace(TEMPLATE_RESULT_CHECK, RESULT_CHECK))
     ok(run(project, "devnet", "start", "--detach", "--chain", "embedded", "--operators", "2"))
     yield project
     run(project, "devnet", "stop", timeout=60)
@@ -109,3 +125,38 @@ def test_performers_get_the_contract_addresses(devnet: Path) -> None:
                        Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0") if "=" in item)
         assert environ["DEMO_REGISTRY"] == own["DemoRegistry"]
         assert environ["HOOK_AVS_TASK_HOOK"] == own["HookAvsTaskHook"]
+
+
+def test_the_project_hooks_errors_are_named_by_task_submit(devnet: Path) -> None:
+    error = failed(run(devnet, "task", "submit", "--signature", "(uint256,uint256)", "--args", "(1,2)", timeout=60))
+    assert "TaskMailbox.createTask reverted: HookAvsTaskHook.InvalidPayloadLength(length=64)" in error, error
+    assert "unknown error" not in error
+    assert "the AVS project's HookAvsTaskHook (contracts/src) rejected it with InvalidPayloadLength" in error
+
+
+def test_the_project_hooks_errors_are_named_by_the_aggregator(devnet: Path) -> None:
+    error = failed(run(devnet, "task", "submit", "--signature", "(uint256)", "--args", "(2000)", "--timeout", "60",
+                       timeout=90))
+    assert "HookAvsTaskHook.ResultTooLarge(value=4000000)" in error, error
+    assert "unknown error" not in error
+
+    # a restarted aggregator is a fresh process: it learns the project's errors from its config file
+    aggregator = state_of(devnet).record("aggregator")
+    assert aggregator is not None and aggregator.pid
+    os.kill(aggregator.pid, signal.SIGKILL)
+
+    def restarted() -> bool:
+        record = state_of(devnet).record("aggregator")
+        return bool(record and record.restarts == 1 and record.status == "healthy" and record.pid != aggregator.pid)
+
+    wait_for(restarted, 60, "the aggregator restarting and serving again")
+    error = failed(run(devnet, "task", "submit", "--signature", "(uint256)", "--args", "(3000)", "--timeout", "60",
+                       timeout=90))
+    assert "HookAvsTaskHook.ResultTooLarge(value=9000000)" in error, error
+
+
+def test_status_names_the_project_contracts(devnet: Path) -> None:
+    own = state_of(devnet).project_contracts["l1"]
+    text = " ".join(ok(run(devnet, "devnet", "status", timeout=60)).stdout.split())
+    assert f"HookAvsTaskHook (the project's task hook) {own['HookAvsTaskHook']}" in text, text
+    assert f"DemoRegistry (project) {own['DemoRegistry']}" in text and "AVSTaskHook 0x" not in text

@@ -6,23 +6,19 @@ from pathlib import Path
 
 import pytest
 
-from hourglass_cli.compiler import discovery
 from hourglass_cli.devnet.project_contracts import load_project_contracts
-from hourglass_cli.errors import DevnetError, ToolNotFoundError
+from hourglass_cli.errors import DevnetError
 from hourglass_cli.scaffold.init import init_project
 
 
-def _no_solc(*_args: object, **_kwargs: object) -> object:
-    raise ToolNotFoundError("solc 0.8.30 not found")
-
-
-def test_missing_compiler_is_a_warning_not_a_failure(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_compiler_is_a_warning_not_a_failure(tmp_path: Path, no_compilers: Path) -> None:
     project = init_project("no-solc-avs", tmp_path / "no-solc-avs")
-    monkeypatch.setattr(discovery, "find_solc", _no_solc)
     found = load_project_contracts(project)
     assert found is not None and found.hook is None and found.all == ()
     (warning,) = found.skipped
-    assert "no solc" in warning and "npm install solc@0.8.30" in warning and "hourglass avs build" in warning
+    assert "default AVSTaskHook" in warning and "no solc for `pragma solidity ^0.8.27;`" in warning, warning
+    assert "`hourglass devnet install solc`" in warning and "restart the devnet" in warning
+    assert "npm install" not in warning  # a project has no package.json
 
 
 def test_a_compile_error_still_stops_the_devnet(tmp_path: Path) -> None:

@@ -202,3 +202,14 @@ def test_image_requirements_are_the_sdk_and_the_project_dependencies(project: Pa
     assert "not-installed-pkg>=1.2; python_version >= '3.11'" in requirements
     assert any(r.startswith("Eth_Hash[pycryptodome]==") for r in requirements)
     assert not any(r.lower().startswith("hourglass") for r in requirements)
+
+
+def test_build_after_deleting_the_hook_removes_its_old_artifact(project: Path) -> None:
+    build_project(project)
+    out = project / "contracts" / "out"
+    assert (out / "SquareAvsTaskHook.json").is_file()
+    (project / "contracts" / "src" / "SquareAvsTaskHook.sol").unlink()
+    step = build_project(project).steps[2]
+    assert step.name == "contracts" and step.skipped
+    assert "removed SquareAvsTaskHook left in contracts/out" in step.detail and "default task hook" in step.detail
+    assert not (out / "SquareAvsTaskHook.json").exists() and not (out / "manifest.json").exists()

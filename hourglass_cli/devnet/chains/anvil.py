@@ -17,6 +17,7 @@ from pathlib import Path
 
 from hourglass_cli.devnet.chains.base import ANVIL_NOT_FOUND_HINT, CHAIN_ID, ChainBackend
 from hourglass_cli.errors import DevnetError, ToolNotFoundError
+from hourglass_cli.npm_tools import npm_install, tools_dir
 
 ANVIL_NPM_PACKAGE = "@foundry-rs/anvil"
 #: Pinned like package.json's devDependency (a test keeps them equal); used where no checkout exists.
@@ -36,12 +37,6 @@ _NPM_PLATFORMS = {
     ("darwin", "arm64"): "darwin-arm64",
     ("win32", "amd64"): "win32-amd64",
 }
-
-
-def tools_dir() -> Path:
-    """Where `hourglass devnet install anvil` puts anvil: $HOURGLASS_TOOLS_DIR or ~/.hourglass/tools."""
-    env = os.environ.get("HOURGLASS_TOOLS_DIR")
-    return Path(env).expanduser() if env else Path.home() / ".hourglass" / "tools"
 
 
 def pinned_version() -> str:
@@ -111,25 +106,8 @@ def anvil_version(binary: Path) -> str | None:
 
 def install_anvil(target: Path | None = None, version: str | None = None) -> Path:
     """`npm install --prefix <target> @foundry-rs/anvil@<pinned>`; the installed binary's path."""
-    target = target or tools_dir()
     version = version or pinned_version()
-    npm = shutil.which("npm")
-    if npm is None:
-        raise ToolNotFoundError(
-            "npm not found (needed to install anvil)",
-            hint="install Node.js, which brings npm, or put an anvil binary on PATH",
-        )
-    target.mkdir(parents=True, exist_ok=True)
-    cmd = [npm, "install", "--prefix", str(target), "--no-audit", "--no-fund", f"{ANVIL_NPM_PACKAGE}@{version}"]
-    try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    except subprocess.TimeoutExpired:
-        raise DevnetError(f"`{' '.join(cmd)}` did not finish within 15 minutes") from None
-    if proc.returncode != 0:
-        raise DevnetError(
-            f"npm could not install {ANVIL_NPM_PACKAGE}@{version}: {(proc.stderr or proc.stdout).strip()[-1500:]}",
-            hint="check access to the npm registry (npm config get registry)",
-        )
+    target = npm_install(ANVIL_NPM_PACKAGE, version, target, needed_for="anvil")
     for candidate in _node_modules_binaries(target):
         if candidate.is_file() and anvil_version(candidate):
             return candidate
