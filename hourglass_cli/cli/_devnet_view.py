@@ -97,8 +97,11 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
     """`hourglass devnet status` from control.devnet_status()."""
     from rich.console import Group
 
+    # The start time tells devnets apart: a fresh devnet makes the same contract addresses and task hashes.
+    started = (f", started {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(doc['started_at']))}"
+               if doc.get("started_at") else "")
     parts: list[Any] = [components_table(doc["components"], title=f"devnet {doc['status']} (supervisor pid "
-                                                                   f"{doc['supervisor_pid']})")]
+                                                                   f"{doc['supervisor_pid']}{started})")]
     rows = contract_rows(doc.get("deployment"), (doc.get("project_contracts") or {}).get("l1"))
     if rows:
         from rich.table import Table

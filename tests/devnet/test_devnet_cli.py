@@ -75,6 +75,11 @@ def test_status_shows_every_component_healthy(devnet: Running) -> None:
     assert doc["components"][0]["block"] > 0
     table = ok(run(devnet.project, "devnet", "status", timeout=30)).stdout
     assert table.count("healthy") == 6 and "TaskMailbox" in table
+    # Issue #12: every fresh devnet makes the same task hashes; the start time says which devnet this is.
+    import time as _time
+
+    started = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(doc["started_at"]))
+    assert f"started {started}" in " ".join(table.split()), table
 
 
 def test_contracts_answer_at_the_recorded_addresses(devnet: Running) -> None:

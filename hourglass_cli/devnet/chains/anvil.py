@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-from hourglass_cli.devnet.chains.base import ANVIL_NOT_FOUND_HINT, CHAIN_ID, ChainBackend
+from hourglass_cli.devnet.chains.base import ANVIL_NOT_FOUND_HINT, CHAIN_ID, LOCALHOST, ChainBackend, ChainHandle
 from hourglass_cli.errors import DevnetError, ToolNotFoundError
 from hourglass_cli.npm_tools import npm_install, tools_dir
 
@@ -117,6 +118,29 @@ def install_anvil(target: Path | None = None, version: str | None = None) -> Pat
     )
 
 
+_KEY_LINE = re.compile(rb"(\(\d+\) 0x)([0-9a-fA-F]{64})")
+_MNEMONIC_LINE = re.compile(rb"(Mnemonic:\s+)([^\n]+)")
+
+
+def redact_banner(log_path: Path, limit: int = 64 * 1024) -> None:
+    """Blank the private keys and the mnemonic anvil prints at start-up in its log (each byte for a '*', in place:
+    anvil appends to the same file, so nothing it writes later moves)."""
+    try:
+        with open(log_path, "r+b") as log:
+            head = log.read(limit)
+            cut = head.find(b"Listening on")
+            if cut < 0:
+                return
+            banner = head[:cut]
+            clean = _KEY_LINE.sub(lambda m: m.group(1) + b"*" * len(m.group(2)), banner)
+            clean = _MNEMONIC_LINE.sub(lambda m: m.group(1) + b"*" * len(m.group(2)), clean)
+            if clean != banner:
+                log.seek(0)
+                log.write(clean)
+    except OSError:
+        pass  # the log is ours to tidy, not a reason to fail the start
+
+
 class AnvilBackend(ChainBackend):
     """anvil with the devnet's chain id, accounts, mnemonic and hardfork; optional state files."""
 
@@ -138,6 +162,11 @@ class AnvilBackend(ChainBackend):
         self.load_state = load_state
         self.dump_state = dump_state
         self.extra_args = tuple(extra_args)
+
+    def start(self, port: int | None = None, log_path: Path | None = None, host: str = LOCALHOST) -> ChainHandle:
+        handle = super().start(port, log_path, host)
+        redact_banner(handle.log_path)
+        return handle
 
     def with_state(self, load: Path | None = None, dump: Path | None = None) -> AnvilBackend:
         """Start from a state file anvil dumped earlier (`--load-state`) and/or dump on exit."""

@@ -121,6 +121,23 @@ def test_pinned_anvil_version_matches_package_json() -> None:
     assert pins["@foundry-rs/anvil"] == anvil_module.ANVIL_VERSION == pinned_version()
 
 
+def test_anvils_log_keeps_no_private_keys_or_mnemonic(anvil_binary: Path, tmp_path: Path) -> None:
+    """Issue #12: anvil's start-up banner put the dev accounts' private keys and mnemonic in chain.log."""
+    from hourglass_cli.devnet.accounts import derive_account
+
+    log = tmp_path / "anvil.log"
+    backend = AnvilBackend(anvil_binary)
+    handle = backend.start(None, log)
+    try:
+        Rpc(handle.rpc_url)("eth_blockNumber")  # anvil keeps logging after the banner
+    finally:
+        backend.stop()
+    text = log.read_text()
+    assert "Available Accounts" in text and "Private Keys" in text and "Listening on" in text  # the rest stays
+    assert derive_account(0).private_key.hex() not in text.lower()
+    assert "test test test" not in text and "(0) 0x" + "*" * 64 in text
+
+
 def test_anvil_command_runs_the_devnet_settings(anvil_binary: Path, tmp_path: Path) -> None:
     backend = AnvilBackend(anvil_binary).with_state(load=tmp_path / "in.json", dump=tmp_path / "out.json")
     argv = backend.command("127.0.0.1", 8545)
