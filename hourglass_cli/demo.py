@@ -71,10 +71,13 @@ def main() -> int:
                 result = (doc.get("decoded") or [None])[0]
                 good = doc.get("status") == "VERIFIED" and result == n * n
                 verified += good
-                stages = "  ".join(f"{k} +{v * 1e3:.0f} ms" for k, v in doc.get("timings", {}).items())
+                stages = "  ".join(f"{k.replace('_', ' ')} +{v * 1e3:.0f} ms"
+                                   for k, v in doc.get("timings", {}).items() if v is not None and k != "seen")
+                answers = doc.get("responses") or {}
                 _say(f"  task {doc['task_hash']}: {doc['status']}, square({n}) = {result} "
-                     f"{'(correct)' if good else f'(WRONG: expected {n * n})'}, {doc.get('responses')} responses")
-                _say(f"  {stages}  (command wall time {wall:.2f} s)")
+                     f"{'(correct)' if good else f'(WRONG: expected {n * n})'}, "
+                     f"{answers.get('ok')}/{answers.get('total')} responses")
+                _say(f"  {stages} (since the aggregator saw the task; command wall time {wall:.2f} s)")
         finally:
             _say("")
             _run(project, "devnet", "stop", timeout=120)
