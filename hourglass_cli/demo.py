@@ -72,7 +72,7 @@ def main() -> int:
                 good = doc.get("status") == "VERIFIED" and result == n * n
                 verified += good
                 stages = "  ".join(f"{k.replace('_', ' ')} +{v * 1e3:.0f} ms"
-                                   for k, v in doc.get("timings", {}).items() if v is not None and k != "seen")
+                                   for k, v in doc.get("timings", {}).items() if v is not None and k not in ("seen", "ended"))
                 answers = doc.get("responses") or {}
                 _say(f"  task {doc['task_hash']}: {doc['status']}, square({n}) = {result} "
                      f"{'(correct)' if good else f'(WRONG: expected {n * n})'}, "

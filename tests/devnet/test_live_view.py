@@ -23,16 +23,24 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from hourglass_cli.aggregator import store as st
 from hourglass_cli.aggregator.store import Checkpoint, NewTask, ResponseRecord, SqliteStore, SubmissionRecord
-from hourglass_cli.cli._devnet_view import LiveTasks
 from tests.devnet._helpers import failed, hourglass, ok, run, wait_for
 
 OPERATORS = {"0x" + "11" * 20: "executor-1", "0x" + "22" * 20: "executor-2"}
 FIRST, SECOND = "0x" + "a1" * 32, "0x" + "b2" * 32
+
+
+@pytest.fixture
+def live_tasks() -> Any:
+    """The view's task source, `cli._devnet_view.LiveTasks` (imported here, so each test fails on its own)."""
+    from hourglass_cli.cli._devnet_view import LiveTasks
+
+    return LiveTasks
 
 
 def _new(task_hash: str, block: int) -> NewTask:
@@ -64,9 +72,9 @@ def _files(folder: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if not p.name.endswith("-shm")}
 
 
-def test_a_store_that_does_not_exist_yet_shows_no_tasks_and_is_not_created(tmp_path: Path) -> None:
+def test_a_store_that_does_not_exist_yet_shows_no_tasks_and_is_not_created(tmp_path: Path, live_tasks: Any) -> None:
     path = tmp_path / "aggregator.db"
-    tasks = LiveTasks(path, OPERATORS)
+    tasks = live_tasks(path, OPERATORS)
     assert tasks.refresh(10) == [] and list(tmp_path.iterdir()) == []
     store = SqliteStore(path)
     try:
@@ -79,15 +87,16 @@ def test_a_store_that_does_not_exist_yet_shows_no_tasks_and_is_not_created(tmp_p
 
 
 @pytest.mark.parametrize("content", [b"", b"SQLite format 3\x00" + b"\x07" * 300, b"not a database at all\n"])
-def test_an_empty_or_damaged_store_shows_no_tasks_and_stays_as_it_was(tmp_path: Path, content: bytes) -> None:
+def test_an_empty_or_damaged_store_shows_no_tasks_and_stays_as_it_was(tmp_path: Path, content: bytes,
+                                                                     live_tasks: Any) -> None:
     path = tmp_path / "aggregator.db"
     path.write_bytes(content)
     before = _files(tmp_path)
-    assert LiveTasks(path, OPERATORS).refresh(10) == []
+    assert live_tasks(path, OPERATORS).refresh(10) == []
     assert _files(tmp_path) == before
 
 
-def test_a_store_mid_creation_shows_no_tasks(tmp_path: Path) -> None:
+def test_a_store_mid_creation_shows_no_tasks(tmp_path: Path, live_tasks: Any) -> None:
     """The aggregator creates its tables in one transaction: until it commits a reader sees a file without them."""
     path = tmp_path / "aggregator.db"
     writer = sqlite3.connect(path, isolation_level=None)
@@ -97,7 +106,7 @@ def test_a_store_mid_creation_shows_no_tasks(tmp_path: Path) -> None:
         for statement in st._SCHEMA.split(";"):
             if statement.strip():
                 writer.execute(statement)
-        tasks = LiveTasks(path, OPERATORS)
+        tasks = live_tasks(path, OPERATORS)
         assert tasks.refresh(10) == []
         writer.execute("COMMIT")
         assert tasks.refresh(10) == []  # the tables, no task yet
@@ -105,11 +114,11 @@ def test_a_store_mid_creation_shows_no_tasks(tmp_path: Path) -> None:
         writer.close()
 
 
-def test_a_locked_store_keeps_the_last_rows(tmp_path: Path) -> None:
+def test_a_locked_store_keeps_the_last_rows(tmp_path: Path, live_tasks: Any) -> None:
     path = tmp_path / "aggregator.db"
     store = SqliteStore(path)
     _record(store, FIRST, 7, fail=False)
-    tasks = LiveTasks(path, OPERATORS)
+    tasks = live_tasks(path, OPERATORS)
     assert [r.task_hash for r in tasks.refresh(10)] == [FIRST]
     store.close()
     locker = sqlite3.connect(path, isolation_level=None)
@@ -132,7 +141,7 @@ def test_a_locked_store_keeps_the_last_rows(tmp_path: Path) -> None:
         store.close()
 
 
-def test_the_view_never_writes_the_store(tmp_path: Path) -> None:
+def test_the_view_never_writes_the_store(tmp_path: Path, live_tasks: Any) -> None:
     """With the aggregator's connection open (as while it runs), reading changes neither the file nor its WAL."""
     path = tmp_path / "aggregator.db"
     store = SqliteStore(path)
@@ -141,7 +150,7 @@ def test_the_view_never_writes_the_store(tmp_path: Path) -> None:
         _record(store, SECOND, 8, fail=True)
         before = _files(tmp_path)
         assert {"aggregator.db", "aggregator.db-wal"} <= set(before)
-        tasks = LiveTasks(path, OPERATORS)
+        tasks = live_tasks(path, OPERATORS)
         for _ in range(5):
             assert len(tasks.refresh(10)) == 2
         assert _files(tmp_path) == before
@@ -226,7 +235,8 @@ def test_tasks_from_another_shell_appear_in_the_foreground_view(project: Path, c
                             env={**env, "NO_COLOR": "1", "TERM": "xterm"}, start_new_session=True)
     terminal.start()
     try:
-        wait_for(_line(terminal, r"^no tasks yet: from another shell"), 120, "the live view")
+        wait_for(_line(terminal, r"Ctrl-C stops everything"), 120, "the live view")
+        wait_for(_line(terminal, r"^no tasks yet: from another shell"), 10, "the view's task section")
         doc = json.loads(ok(run(project, "task", "submit", "--signature", "(uint256)", "--args", "(6)",
                                 "--json")).stdout)
         good = wait_for(_line(terminal, rf"^verified +{re.escape(_short(doc['task_hash']))} "), 30,
