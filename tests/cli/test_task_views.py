@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pytest
 
-from hourglass_cli.tasks.progress import STAGES, TIMING_KEYS
 from tests.devnet._helpers import CLI, failed, hourglass, ok, run, state_of
 
 pytestmark = pytest.mark.slow
@@ -30,6 +29,9 @@ WHY = "unlucky number 13, and here is a long explanation of exactly why this per
 RAISE = f'        if number == {UNLUCKY}:\n            raise RuntimeError("{WHY}")\n'
 RETURN = '        return encode(["uint256"], [number * number])'
 SHORT = re.compile(r"0x[0-9a-f]{8}…[0-9a-f]{4}")
+# The JSON contract: every timing key always present (None until reached), the stages a task reaches, in order.
+TIMING_KEYS = ("seen", "first_response", "last_response", "certificate", "verified", "ended")
+STAGES = ("distributed", "responses", "certificate", "verified")
 
 
 @dataclass
