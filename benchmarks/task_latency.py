@@ -150,7 +150,9 @@ def one_task(client: TaskClient, n: int, timeout: float) -> tuple[float, float]:
     out = client.wait(sub, timeout)
     if out.result is None or decode(["uint256"], out.result)[0] != n * n:
         raise BenchError(f"task {sub.task_hash} verified with result {out.result!r}, expected {n}²")
-    return out.timings["verified"], out.timings.get("certificate", math.nan)
+    subs = out.view.submissions if out.view is not None else []
+    seen = out.verified_seen_at if out.verified_seen_at is not None else math.nan
+    return seen - sub.sent_at, (subs[0].sent_at - sub.sent_at) if subs else math.nan
 
 
 class VerifiedLog:

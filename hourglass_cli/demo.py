@@ -127,10 +127,13 @@ def main() -> int:
                 result = (doc.get("decoded") or [None])[0]
                 good = doc.get("status") == "VERIFIED" and result == n * n
                 verified += good
-                stages = "  ".join(f"{k} +{v * 1e3:.0f} ms" for k, v in doc.get("timings", {}).items())
+                stages = "  ".join(f"{k.replace('_', ' ')} +{v * 1e3:.0f} ms"
+                                   for k, v in doc.get("timings", {}).items() if v is not None and k not in ("seen", "ended"))
+                answers = doc.get("responses") or {}
                 _say(f"  task {doc['task_hash']}: {doc['status']}, square({n}) = {result} "
-                     f"{'(correct)' if good else f'(WRONG: expected {n * n})'}, {doc.get('responses')} responses")
-                _say(f"  {stages}  (command wall time {wall:.2f} s)")
+                     f"{'(correct)' if good else f'(WRONG: expected {n * n})'}, "
+                     f"{answers.get('ok')}/{answers.get('total')} responses")
+                _say(f"  {stages} (since the aggregator saw the task; command wall time {wall:.2f} s)")
             if hooked:
                 _say("\na task the hook refuses (two uint256s: 64 bytes), named by its custom error:")
                 done = _run(project, "task", "submit", "--signature", "(uint256,uint256)", "--args", "(1,2)",

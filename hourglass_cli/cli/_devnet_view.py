@@ -1,4 +1,4 @@
-"""Rich renderings of a devnet: the live component table, the ready summary, `devnet status`."""
+"""Rich renderings of a devnet: the live view (components and tasks), the ready summary, `devnet status`."""
 
 from __future__ import annotations
 
@@ -6,9 +6,12 @@ import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from rich.console import RenderableType
 
     from hourglass_cli.devnet.state import DevnetState
+    from hourglass_cli.tasks.progress import Progress
 
 _STYLE = {"healthy": "green", "starting": "yellow", "down": "red", "stopped": "dim"}
 _CONTRACTS = (("TaskMailbox", "task_mailbox"), ("TaskAVSRegistrar", "task_avs_registrar"),
@@ -43,10 +46,68 @@ def components_table(rows: list[dict[str, Any]], title: str | None = None) -> Re
 
 
 def live_table(state: DevnetState) -> RenderableType:
-    """The foreground supervisor's table, from its own state."""
+    """The foreground supervisor's component table, from its own state."""
     rows = [{"name": r.name, "status": r.status, "pid": r.pid, "endpoint": r.endpoint, "started_at": r.started_at,
              "restarts": r.restarts} for r in state.records()]
     return components_table(rows, title=f"devnet {state.status} — Ctrl-C stops everything")
+
+
+class LiveTasks:
+    """The tasks the devnet's aggregator recorded, for the live view: read from its store, read-only.
+
+    A store that does not exist yet, is being created, is locked past READ_TIMEOUT or cannot be read for any
+    other reason keeps the last rows read (the supervisor's loop must never wait on it, nor fail because of it).
+    """
+
+    READ_TIMEOUT = 0.05
+
+    def __init__(self, store: Path | None, operators: dict[str, str]) -> None:
+        from hourglass_cli.tasks.store_view import StoreView
+
+        self.operators = operators  # executor address (lower case) → name
+        self.store = StoreView(store, "l1", self.READ_TIMEOUT)  # the chain `hourglass task` targets
+        self.rows: list[Progress] = []
+
+    @classmethod
+    def of(cls, state: DevnetState) -> LiveTasks:
+        """The tasks of the devnet described by `state` (its aggregator's store, its executors' names)."""
+        from hourglass_cli.tasks.target import executor_names, store_of
+
+        return cls(store_of(state), executor_names(state))
+
+    def refresh(self, limit: int) -> list[Progress]:
+        from hourglass_cli.aggregator import store as st
+        from hourglass_cli.tasks.progress import progress
+        from hourglass_cli.tasks.store_view import name_operators
+
+        try:
+            views = self.store.try_recent(limit)
+            if views is not None:
+                now = time.time()
+                self.rows = [progress(v, on_chain=None, operators=len(self.operators), now=now,
+                                      reason=name_operators(v.task.reason or v.task.status, self.operators)
+                                      if v.task.status in st.FINAL and v.task.status != st.COMPLETED else "")
+                             for v in views]
+        except Exception:  # noqa: BLE001 - a view must never stop the supervisor; the last rows stay
+            pass
+        return self.rows
+
+
+def live_view(state: DevnetState, tasks: LiveTasks | None, width: int, limit: int = 10) -> RenderableType:
+    """The foreground view: the components, then the latest tasks (like `task watch`), `width` columns wide."""
+    from rich.console import Group
+    from rich.text import Text
+
+    from hourglass_cli.cli._task_view import task_table
+
+    parts: list[RenderableType] = [live_table(state)]
+    rows = tasks.refresh(limit) if tasks is not None else []
+    if rows:
+        parts.append(task_table(rows, width, "tasks (newest first)"))
+    else:
+        parts.append(Text('no tasks yet: from another shell, `hourglass task submit --signature "(uint256)" '
+                          '--args "(5)"`', style="dim"))
+    return Group(*parts)
 
 
 def contract_rows(deployment: dict[str, Any] | None, project: dict[str, str] | None = None) -> list[tuple[str, str]]:
@@ -68,29 +129,46 @@ def contract_rows(deployment: dict[str, Any] | None, project: dict[str, str] | N
     return rows
 
 
-def summary(state: DevnetState) -> RenderableType:
-    """Where everything is and what to do next."""
-    from rich.console import Group
+def _pairs(rows: list[tuple[str, str]]) -> RenderableType:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(show_header=False, box=None, pad_edge=False)
     table.add_column(style="bold cyan", no_wrap=True)
-    table.add_column(overflow="fold")
-    for chain in state.chains:
-        table.add_row(f"{chain.name} ({chain.backend})", f"{chain.endpoint}  chain id {chain.chain_id}")
-    for label, address in contract_rows(state.deployment, state.project_contracts.get("l1")):
-        table.add_row(label, address)
+    table.add_column(overflow="fold")  # values are whole words (URLs, addresses, commands): never wrapped at spaces
+    for label, value in rows:
+        table.add_row(label, Text(value, no_wrap=False, overflow="fold"))
+    return table
+
+
+def summary(state: DevnetState) -> RenderableType:
+    """Where everything is and what to do next, in sections that fit 80 columns: each address, URL and command
+    whole on its own line, also when the output is piped (a pipe gets 80 columns)."""
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    places = [(f"{chain.name} ({chain.backend})", f"{chain.endpoint}  chain id {chain.chain_id}")
+              for chain in state.chains]
+    places += contract_rows(state.deployment, state.project_contracts.get("l1"))
     if state.deployment:
-        table.add_row("AVS", str(state.deployment.get("avs")))
-        table.add_row("curve", str(state.deployment.get("curve")))
-    for op in (state.operators or {}).get("operators", []):
-        table.add_row(op["name"], f"{op['address']}  socket {op['socket']}")
-    lines: list[Any] = [table]
+        places += [("AVS", str(state.deployment.get("avs"))), ("curve", str(state.deployment.get("curve")))]
+    parts: list[Any] = [_pairs(places)]
+    operators = (state.operators or {}).get("operators", [])
+    if operators:
+        table = Table(box=None, pad_edge=False, header_style="bold")
+        for column in ("operator", "address", "socket"):
+            table.add_column(column, no_wrap=True)
+        for op in operators:
+            table.add_row(op["name"], op["address"], op["socket"])
+        parts.append(table)
     for warning in state.warnings:
-        lines.append(f"[yellow]warning:[/] {warning}")
-    lines.append(f"[dim]state: {state.project_dir}/.hourglass/devnet/state.json · logs: `hourglass devnet logs -f`"
-                 " · next: `hourglass task submit …` · stop: `hourglass devnet stop`[/]")
-    return Group(*lines)
+        parts.append(Text.assemble(("warning: ", "yellow"), warning))
+    parts.append(_pairs([("state", f"{state.project_dir}/.hourglass/devnet/state.json"),
+                         ("logs", "hourglass devnet logs -f"),
+                         ("next", 'hourglass task submit --signature "(uint256)" --args "(5)"'),
+                         ("stop", "hourglass devnet stop")]))
+    return Group(*parts)
 
 
 def status_view(doc: dict[str, Any]) -> RenderableType:

@@ -63,10 +63,13 @@ def start(
     _foreground(options)
 
 
+LIVE_REFRESH = 0.25  # seconds between frames of the foreground view (as `task watch`)
+
+
 def _foreground(options: object) -> None:
     from rich.live import Live
 
-    from hourglass_cli.cli._devnet_view import live_table, summary
+    from hourglass_cli.cli._devnet_view import LiveTasks, live_view, summary
     from hourglass_cli.cli._output import console
     from hourglass_cli.devnet.control import preflight, run_supervisor
     from hourglass_cli.devnet.supervisor import StopRequested
@@ -74,23 +77,34 @@ def _foreground(options: object) -> None:
     out = console()
     preflight(options)  # type: ignore[arg-type]
     live: list[Live] = []
+    tasks: list[LiveTasks] = []
+
+    def frame(state: object) -> object:
+        # below the components as many tasks as the terminal has lines for (3 to 10)
+        spare = out.height - len(state.records()) - 12 if out.is_terminal else 10  # type: ignore[attr-defined]
+        return live_view(state, tasks[0] if tasks else None, out.width, max(3, min(10, spare)))  # type: ignore
 
     def on_event(text: str) -> None:
         out.print(f"[green]✓[/] {text}", highlight=False)
 
     def on_ready(state: object) -> None:
         out.print(summary(state))  # type: ignore[arg-type]
-        view = Live(live_table(state), console=out, auto_refresh=False,  # type: ignore[arg-type]
+        try:
+            tasks.append(LiveTasks.of(state))  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001 - without the aggregator's store the view shows the components only
+            pass
+        view = Live(frame(state), console=out, auto_refresh=False,  # type: ignore[arg-type]
                     redirect_stdout=False, redirect_stderr=False)
         view.start(refresh=True)
         live.append(view)
 
     def on_tick(state: object) -> None:
         if live:
-            live[0].update(live_table(state), refresh=True)  # type: ignore[arg-type]
+            live[0].update(frame(state), refresh=True)  # type: ignore[arg-type]
 
     try:
-        run_supervisor(options, on_event=on_event, on_ready=on_ready, on_tick=on_tick)  # type: ignore[arg-type]
+        run_supervisor(options, on_event=on_event, on_ready=on_ready, on_tick=on_tick,  # type: ignore[arg-type]
+                       refresh_s=LIVE_REFRESH)
     except StopRequested as exc:
         out.print(f"[yellow]stopped while starting ({exc}); everything started was stopped[/]")
         raise typer.Exit(1) from None

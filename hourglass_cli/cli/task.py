@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,6 +14,7 @@ from hourglass_cli.cli._app import make_app
 
 if TYPE_CHECKING:
     from hourglass_cli.tasks.client import Outcome, TaskClient
+    from hourglass_cli.tasks.progress import Progress
     from hourglass_cli.tasks.target import Target
 
 app = make_app()
@@ -53,11 +56,15 @@ def _result_abi(target: Target, given: str | None) -> str:
 
 
 def _outcome_doc(out: Outcome, result_abi: str) -> dict[str, Any]:
+    """The JSON of `submit` and `status`: numbers as numbers, every timing key present (None: not reached)."""
     from hourglass_cli.tasks.payload import decode_result
+    from hourglass_cli.tasks.progress import rounded
 
-    doc: dict[str, Any] = {"task_hash": out.task_hash, "status": out.status, "payload": "0x" + out.payload.hex(),
-                           "result": None, "decoded": None, "responses": out.responses, "reason": out.reason or None,
-                           "timings": {k: round(v, 4) for k, v in out.timings.items()}}
+    doc: dict[str, Any] = {"task_hash": out.task_hash, "outcome": out.word, "status": out.status,
+                           "payload": "0x" + out.payload.hex(), "result": None, "decoded": None,
+                           "responses": {"ok": out.responses_ok, "total": out.operators} if out.view else None,
+                           "reason": out.reason or None, "timings": rounded(out.timings),
+                           "timings_from": out.timings_from, "aggregator": None}
     if out.result is not None:
         doc["result"] = "0x" + out.result.hex()
         if result_abi:
@@ -68,32 +75,57 @@ def _outcome_doc(out: Outcome, result_abi: str) -> dict[str, Any]:
     return doc
 
 
+@contextmanager
+def _json_errors(as_json: bool) -> Iterator[None]:
+    """With --json a failure also prints {"error": …, "hint": …} on stdout (the red line still goes to stderr)."""
+    from hourglass_cli.errors import HourglassError
+
+    try:
+        yield
+    except HourglassError as exc:
+        if as_json and not getattr(exc, "json_printed", False):
+            typer.echo(json.dumps({"error": exc.message, "hint": exc.hint}))
+        raise
+    except Exception as exc:
+        import click
+
+        if as_json and not isinstance(exc, (click.exceptions.Exit, click.exceptions.Abort, click.ClickException)):
+            # cli.main reports it as a bug; scripts still get JSON
+            typer.echo(json.dumps({"error": f"unexpected {exc.__class__.__name__}: {exc}",
+                                   "hint": "this is a bug in hourglass; rerun with --debug and report the traceback"}))
+        raise
+
+
 def _render(out: Outcome, result_abi: str, client: TaskClient) -> None:
-    from hourglass_cli.cli._output import console, print_fields
+    """What happened first (status, then why), then the result, the task, and where the time went."""
+    from hourglass_cli.cli._output import console
+    from hourglass_cli.cli._task_view import outcome_fields
     from hourglass_cli.tasks.payload import decode_result
 
-    rows = [("task", out.task_hash), ("status", out.status)]
-    if out.result is not None:
-        decoded = f"  ({', '.join(map(str, decode_result(result_abi, out.result)))} as {result_abi})" \
-            if result_abi else ""
-        rows.append(("result", "0x" + out.result.hex() + decoded))
-    if out.responses:
-        rows.append(("responses", out.responses))
-    if out.reason:
-        rows.append(("reason", out.reason))
-    if out.view is not None:
-        for r in out.view.responses:
-            if r.outcome != "ok":
-                rows.append((client.target.name_of(r.operator), f"{r.outcome}: {r.detail}"))
-    print_fields("", rows)
-    if out.timings:
-        console().print("  ".join(f"{stage} +{seconds * 1e3:.0f} ms" for stage, seconds in out.timings.items()),
-                        highlight=False)
+    decoded = ""
+    if out.result is not None and result_abi:
+        decoded = f"  ({', '.join(map(str, decode_result(result_abi, out.result)))} as {result_abi})"
+    names = {r.operator: client.target.name_of(r.operator) for r in (out.view.responses if out.view else [])}
+    console().print(outcome_fields(out, decoded, names))
+
+
+def _status_command(task_hash: str, project: Path | None, rpc: str | None, mailbox: str | None, avs: str | None,
+                    store: str | None) -> str:
+    """The `hourglass task status …` to run next, with the same target as this command."""
+    import shlex
+
+    words = ["hourglass", "task", "status", task_hash]
+    if rpc:
+        words += ["--rpc", rpc, "--mailbox", str(mailbox), "--avs", str(avs)] + (["--store", store] if store else [])
+    elif project is not None:
+        words += ["-C", str(project)]
+    return shlex.join(words)
 
 
 @app.command()
 def submit(
-    payload: str | None = typer.Argument(None, metavar="PAYLOAD", help="The raw payload as 0x-hex (or use --signature/--args)."),
+    payload: str | None = typer.Argument(None, metavar="PAYLOAD",
+                                         help="The raw payload as 0x-hex (or use --signature/--args)."),
     signature: str | None = typer.Option(None, "--signature", help='ABI types of the payload, e.g. "(uint256)".'),
     args: str | None = typer.Option(None, "--args", help='The values, e.g. "(5)" or "(5,\\"hi\\",[1,2])".'),
     wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for TaskVerified (default) or return at once."),
@@ -109,7 +141,19 @@ def submit(
     store: str | None = _STORE,
     project: Path | None = _PROJECT,
 ) -> None:
-    """Create a task and wait until its certificate is verified on chain; print the result and the timings."""
+    """Create a task and wait until its certificate is verified on chain; print the result and the timings.
+
+    Timings are seconds since the aggregator recorded the task (as `task status` prints them).
+    """
+    with _json_errors(as_json):
+        _submit(payload, signature, args, wait, timeout, operator_set, result_abi, as_json, rpc, mailbox, avs,
+                key_env, store, project, payload_file=payload_file, gas_limit=gas_limit)
+
+
+def _submit(payload: str | None, signature: str | None, args: str | None, wait: bool, timeout: float,
+            operator_set: int, result_abi: str | None, as_json: bool, rpc: str | None, mailbox: str | None,
+            avs: str | None, key_env: str | None, store: str | None, project: Path | None, *,
+            payload_file: str | None = None, gas_limit: int | None = None) -> None:
     from hourglass_cli.cli._output import console
     from hourglass_cli.tasks.client import TaskClient, TaskFailedError
     from hourglass_cli.tasks.payload import payload_from_options, split_types
@@ -121,93 +165,134 @@ def submit(
         split_types(abi)  # a bad --result-abi fails before the task is created
     client = TaskClient(target)
     sub = client.submit(data, operator_set, gas_limit=gas_limit)
+    mined = f"createTask mined in {(sub.created_at - sub.sent_at) * 1e3:.0f} ms"
     if not wait:
+        next_command = _status_command(sub.task_hash, project, rpc, mailbox, avs, store)
         if as_json:
             typer.echo(json.dumps({"task_hash": sub.task_hash, "status": "CREATED", "block": sub.block_number,
-                                   "tx_hash": sub.tx_hash, "payload": "0x" + data.hex()}))
+                                   "tx_hash": sub.tx_hash, "payload": "0x" + data.hex(),
+                                   "mined_in": round(sub.created_at - sub.sent_at, 4), "next": next_command}))
         else:
-            console().print(f"task {sub.task_hash} created in block {sub.block_number}", highlight=False)
+            out = console()
+            out.print(f"task {sub.task_hash} created in block {sub.block_number} ({mined})", highlight=False,
+                      soft_wrap=True)
+            out.print(f"next: {next_command}", highlight=False, soft_wrap=True)
         return
     if not as_json:
-        console().print(f"task {sub.task_hash} created in block {sub.block_number} "
-                        f"(+{(sub.created_at - sub.sent_at) * 1e3:.0f} ms); waiting for TaskVerified…", highlight=False)
+        console().print(f"task {sub.task_hash} created in block {sub.block_number} ({mined}); "
+                        "waiting for TaskVerified…", highlight=False, soft_wrap=True)
     try:
-        out = client.wait(sub, timeout)
+        done = client.wait(sub, timeout)
     except TaskFailedError as exc:
         if as_json:
-            doc = _outcome_doc(exc.outcome, abi) if hasattr(exc, "outcome") else {"task_hash": sub.task_hash}
-            typer.echo(json.dumps({**doc, "error": exc.message}))
+            outcome = getattr(exc, "outcome", None)
+            doc = _outcome_doc(outcome, abi) if outcome is not None else {"task_hash": sub.task_hash}
+            typer.echo(json.dumps({**doc, "mined_in": round(sub.created_at - sub.sent_at, 4), "error": exc.message,
+                                   "hint": exc.hint}))
+            exc.json_printed = True  # type: ignore[attr-defined]
         raise
     if as_json:
-        typer.echo(json.dumps(_outcome_doc(out, abi)))
+        typer.echo(json.dumps({**_outcome_doc(done, abi), "mined_in": round(sub.created_at - sub.sent_at, 4)}))
     else:
-        _render(out, abi, client)
+        _render(done, abi, client)
+
+
+def _full_hash(client: TaskClient, given: str) -> str:
+    """`given` as a whole task hash; a short one (`0x1a2b3c4d…ef01`, a prefix) is looked up in the store."""
+    from hourglass_cli.errors import HourglassError, UsageError
+
+    text = given.lower()
+    if len(text) == 66 and "…" not in text:
+        return text
+    found = client.resolve(text)
+    if len(found) == 1:
+        return found[0]
+    if not found:
+        where = "the aggregator's store" if client.target.store_path else "(no aggregator's store to look in)"
+        raise HourglassError(f"no task matching {given} in {where}",
+                             hint="give the whole hash: `hourglass task list --json` prints them")
+    raise UsageError(f"{given} matches {len(found)} tasks ({', '.join(found[:3])}{', …' if len(found) > 3 else ''})",
+                     hint="give more of the hash")
+
+
+def _hash_form(text: str) -> bool:
+    """0x + 64 hex digits, or a short hash as `task list` prints it (0x + 8 or more digits, then …digits)."""
+    import re
+
+    text = text.lower().replace("...", "…")
+    return bool(re.fullmatch(r"0x[0-9a-f]{64}", text) or re.fullmatch(r"0x[0-9a-f]{8,63}(…[0-9a-f]{1,56})?", text))
 
 
 @app.command()
 def status(
-    task_hash: str = typer.Argument(..., metavar="TASK_HASH", help="The task hash (0x + 64 hex digits)."),
+    task_hash: str = typer.Argument(..., metavar="TASK_HASH",
+                                    help="The task hash (0x + 64 hex digits), or the short one `task list` "
+                                         "prints (0x1a2b3c4d…ef01)."),
     result_abi: str | None = _RESULT_ABI,
     as_json: bool = _JSON,
     rpc: str | None = _RPC, mailbox: str | None = _MAILBOX, avs: str | None = _AVS, store: str | None = _STORE,
     project: Path | None = _PROJECT,
 ) -> None:
-    """A task's on-chain status and result, with what the aggregator recorded (responses, reason, timings)."""
+    """What happened to a task (and why), its result, and what the aggregator recorded: responses, timings.
+
+    Timings are seconds since the aggregator recorded the task (as `task submit` prints them).
+    """
     from hourglass_cli.errors import UsageError
     from hourglass_cli.tasks.client import TaskClient
 
-    text = task_hash.lower()
-    if not (text.startswith("0x") and len(text) == 66 and all(c in "0123456789abcdef" for c in text[2:])):
-        raise UsageError(f"{task_hash!r} is not a task hash", hint="a task hash is 0x followed by 64 hex digits")
-    target = _target(project, rpc, mailbox, avs, None, store)
-    client = TaskClient(target)
-    out = client.outcome(text)
-    abi = _result_abi(target, result_abi)
-    if as_json:
-        typer.echo(json.dumps(_outcome_doc(out, abi)))
+    with _json_errors(as_json):
+        if not _hash_form(task_hash):
+            raise UsageError(f"{task_hash!r} is not a task hash",
+                             hint="a task hash is 0x followed by 64 hex digits (or the short 0x1a2b3c4d…ef01 "
+                                  "`hourglass task list` shows)")
+        target = _target(project, rpc, mailbox, avs, None, store)
+        client = TaskClient(target)
+        out = client.outcome(_full_hash(client, task_hash))
+        abi = _result_abi(target, result_abi)
+        doc = _outcome_doc(out, abi) if as_json else None
+    if doc is not None:
+        typer.echo(json.dumps(doc))
     else:
         _render(out, abi, client)
     if out.status == "NONE" and out.view is None:
         raise typer.Exit(1)
 
 
-def _rows(client: TaskClient, limit: int) -> list[list[str]]:
-    """One row per recent task: hash, block, chain status, aggregator status, responses, stages, reason."""
+def _progress(client: TaskClient, limit: int) -> list[Progress]:
+    """The most recent tasks in the aggregator's store, each with the mailbox's status."""
     import time
 
     from hourglass_cli.aggregator import store as st
+    from hourglass_cli.tasks.client import STATUS_NAMES
+    from hourglass_cli.tasks.progress import progress
 
     rows = []
     for view in client.store.recent(limit):
         t = view.task
         try:
-            chain = client.outcome(t.task_hash).status
+            status = client.chain_status(t.task_hash)
+            chain: str | None = STATUS_NAMES.get(status, str(status))
         except Exception:  # noqa: BLE001 - the chain may be gone; the store still has the story
-            chain = "?"
-        n = len(client.target.operators) or len(view.responses)
-        stages = ["distributed"]
-        if view.ok_responses:
-            stages.append(f"{len(view.ok_responses)}/{n}")
-        if view.submissions:
-            stages.append("certificate")
-        if chain == "VERIFIED":
-            stages.append("verified")
-        end = t.updated_at if t.status in st.FINAL else time.time()
+            chain = None
         reason = client.explain(view) if t.status in st.FINAL and t.status != st.COMPLETED else ""
-        rows.append([t.task_hash[:10] + "…" + t.task_hash[-4:], str(t.block_number), chain, t.status,
-                     f"{len(view.ok_responses)}/{n}", " → ".join(stages), f"{end - t.seen_at:.2f} s", reason])
+        rows.append(progress(view, on_chain=chain, operators=len(client.target.operators), reason=reason,
+                             now=time.time()))
     return rows
 
 
-def _table(rows: list[list[str]], title: str) -> Any:
-    from rich.table import Table
+def _list_client(project: Path | None, rpc: str | None, mailbox: str | None, avs: str | None,
+                 store: str | None) -> TaskClient:
+    from hourglass_cli.errors import UsageError
+    from hourglass_cli.tasks.client import TaskClient
 
-    table = Table(title=title, title_justify="left")
-    for name in ("task", "block", "on chain", "aggregator", "responses", "stages", "time", "reason"):
-        table.add_column(name, overflow="fold", no_wrap=name in ("task", "stages"))
-    for row in rows:
-        table.add_row(*row)
-    return table
+    client = TaskClient(_target(project, rpc, mailbox, avs, None, store))
+    if client.target.store_path is None:
+        raise UsageError("listing tasks reads the aggregator's store, and none is known for --rpc",
+                         hint="give --store PATH: the aggregator's [aggregator].store file")
+    return client
+
+
+_NO_TASKS = 'no tasks yet: create one with `hourglass task submit --signature "(uint256)" --args "(5)"`'
 
 
 @app.command("list")
@@ -217,22 +302,20 @@ def list_tasks(
     rpc: str | None = _RPC, mailbox: str | None = _MAILBOX, avs: str | None = _AVS, store: str | None = _STORE,
     project: Path | None = _PROJECT,
 ) -> None:
-    """Recent tasks as the aggregator recorded them, with their on-chain status."""
+    """Recent tasks as the aggregator recorded them, with their on-chain status (newest first)."""
     from hourglass_cli.cli._output import console
-    from hourglass_cli.tasks.client import TaskClient
+    from hourglass_cli.cli._task_view import task_table
 
-    client = TaskClient(_target(project, rpc, mailbox, avs, None, store))
-    rows = _rows(client, limit)
-    if as_json:
-        keys = ("task", "block", "on_chain", "aggregator", "responses", "stages", "time", "reason")
-        full = [v.task.task_hash for v in client.store.recent(limit)]
-        typer.echo(json.dumps([{**dict(zip(keys, r)), "task": h} for r, h in zip(rows, full)]))
-        return
+    with _json_errors(as_json):
+        rows = _progress(_list_client(project, rpc, mailbox, avs, store), limit)
+        if as_json:
+            typer.echo(json.dumps([row.to_json() for row in rows]))
+            return
+    out = console()
     if not rows:
-        console().print("no tasks yet: create one with `hourglass task submit --signature \"(uint256)\" "
-                        "--args \"(5)\"`")
+        out.print(_NO_TASKS, highlight=False, soft_wrap=True)
         return
-    console().print(_table(rows, f"{len(rows)} most recent task(s)"))
+    out.print(task_table(rows, out.width, f"{len(rows)} most recent task{'s' if len(rows) > 1 else ''}"))
 
 
 @app.command()
@@ -243,24 +326,31 @@ def watch(
     rpc: str | None = _RPC, mailbox: str | None = _MAILBOX, avs: str | None = _AVS, store: str | None = _STORE,
     project: Path | None = _PROJECT,
 ) -> None:
-    """A live view of tasks and their stages (created → distributed → k/n → certificate → verified); Ctrl-C ends."""
+    """A live view of tasks and their stages (distributed → k/n → certificate → verified); Ctrl-C ends."""
     import threading
 
     from rich.live import Live
+    from rich.text import Text
 
     from hourglass_cli.cli._output import console
-    from hourglass_cli.tasks.client import TaskClient
+    from hourglass_cli.cli._task_view import task_table
 
-    client = TaskClient(_target(project, rpc, mailbox, avs, None, store))
-    title = "tasks (Ctrl-C to stop)"
+    client = _list_client(project, rpc, mailbox, avs, store)
+    out = console()
+
+    def view(title: str) -> Any:
+        rows = _progress(client, limit)
+        return task_table(rows, out.width, title) if rows else Text(f"{title}\n{_NO_TASKS}")
+
     if once:
-        console().print(_table(_rows(client, limit), "tasks"))
+        out.print(view("tasks"))
         return
     pause = threading.Event()
+    title = "tasks (Ctrl-C to stop)"
     try:
-        with Live(_table(_rows(client, limit), title), console=console(), auto_refresh=False) as live:
+        with Live(view(title), console=out, auto_refresh=False) as live:
             while True:
                 pause.wait(interval)
-                live.update(_table(_rows(client, limit), title), refresh=True)
+                live.update(view(title), refresh=True)
     except KeyboardInterrupt:
         return

@@ -45,8 +45,11 @@ def _log_to_file(path: Path) -> logging.Handler:
 def run_supervisor(options: DevnetOptions, *, ready_fd: int | None = None, detached: bool = False,
                    on_event: Callable[[str], None] | None = None,
                    on_ready: Callable[[DevnetState], None] | None = None,
-                   on_tick: Callable[[DevnetState], None] | None = None) -> DevnetState:
+                   on_tick: Callable[[DevnetState], None] | None = None,
+                   refresh_s: float = 1.0) -> DevnetState:
     """Start the devnet, supervise it until SIGINT/SIGTERM, stop it; the final state. Main thread only.
+
+    `on_tick` runs after every round of supervision, at least every `refresh_s` seconds.
 
     Raises the start error (after rolling back). `ready_fd` (detached mode) hears "ready" once it is up.
     """
@@ -63,7 +66,7 @@ def run_supervisor(options: DevnetOptions, *, ready_fd: int | None = None, detac
         if on_ready is not None:
             on_ready(sup.state)
         try:
-            sup.watch(on_tick)
+            sup.watch(on_tick, refresh_s)
         finally:
             sup.shutdown()
         return sup.state

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 from hourglass_cli.aggregator import store as st
 from hourglass_cli.errors import ChainError, HourglassError
+from hourglass_cli.tasks.progress import TIMING_KEYS, TIMINGS_FROM, status_word, timings
 from hourglass_cli.tasks.rpc import quantity
-from hourglass_cli.tasks.store_view import StoreView, TaskView
+from hourglass_cli.tasks.store_view import StoreView, TaskView, name_operators
 from hourglass_cli.tasks.target import Target
 
 if TYPE_CHECKING:
@@ -60,13 +61,27 @@ class Outcome:
     """How a task ended (or stands): on-chain status, result and where the time went."""
 
     task_hash: str
-    status: str
+    status: str  # the mailbox's status name (NONE, CREATED, VERIFIED, EXPIRED)
     payload: bytes = b""
     result: bytes | None = None
     reason: str = ""
-    timings: dict[str, float] = field(default_factory=dict)  # stage → seconds since the task was sent
-    responses: str = ""  # "k/n"
+    # every key of progress.TIMING_KEYS: seconds since `timings_from` (None: not reached)
+    timings: dict[str, float | None] = field(default_factory=lambda: dict.fromkeys(TIMING_KEYS))
+    timings_from: str | None = None  # progress.TIMINGS_FROM, or "sent" when there is no aggregator's record
+    responses_ok: int = 0
+    operators: int = 0
     view: TaskView | None = None
+    verified_seen_at: float | None = None  # wall time this client saw TaskVerified (`wait` only)
+
+    @property
+    def responses(self) -> str:
+        """"k/n": good answers of the operators (empty without the aggregator's record)."""
+        return f"{self.responses_ok}/{self.operators}" if self.view is not None else ""
+
+    @property
+    def word(self) -> str:
+        """What happened, in one word (progress.status_word)."""
+        return status_word(self.status, self.view.task.status if self.view is not None else None)
 
 
 class TaskClient:
@@ -137,10 +152,14 @@ class TaskClient:
         return bytes(self.task_mailbox.call("getTaskResult", bytes.fromhex(task_hash[2:])))
 
     def outcome(self, task_hash: str, sent_at: float | None = None, verified_at: float | None = None) -> Outcome:
-        """The task as the chain and the aggregator's store see it now."""
+        """The task as the chain and the aggregator's store see it now.
+
+        Timings count from the aggregator's record of the task; without one (no store known) only `verified`
+        is known, counted from `sent_at` (timings_from "sent").
+        """
         status = self.chain_status(task_hash)
         view = self.store.task(task_hash)
-        out = Outcome(task_hash, STATUS_NAMES.get(status, str(status)), view=view)
+        out = Outcome(task_hash, STATUS_NAMES.get(status, str(status)), view=view, verified_seen_at=verified_at)
         if status == 2:
             out.result = self.chain_result(task_hash)
         if status == 0 and view is None:
@@ -149,37 +168,22 @@ class TaskClient:
             out.payload = view.task.payload
             if view.task.status in st.FINAL and view.task.status != st.COMPLETED:
                 out.reason = self.explain(view)
-        out.timings, out.responses = self.timings(view, sent_at, verified_at)
+            out.timings, out.timings_from = timings(view, verified_at), TIMINGS_FROM
+            out.responses_ok = len(view.ok_responses)
+            out.operators = len(self.target.operators) or len(view.responses)
+        elif verified_at is not None and sent_at is not None:
+            out.timings = {**dict.fromkeys(TIMING_KEYS), "verified": verified_at - sent_at}
+            out.timings_from = "sent"
         return out
 
     def explain(self, view: TaskView) -> str:
         """The aggregator's reason with operator addresses replaced by their devnet names."""
-        reason = view.task.reason or view.task.status
-        for address, name in self.target.operators.items():
-            for spelling in {address, address.lower()} | _checksum(address):
-                reason = reason.replace(spelling, name)
-        return reason
+        return name_operators(view.task.reason or view.task.status, self.target.operators)
 
-    def timings(self, view: TaskView | None, sent_at: float | None,
-                verified_at: float | None) -> tuple[dict[str, float], str]:
-        """Stage → seconds since `sent_at` (or since the aggregator saw the task), and "k/n" responses."""
-        if view is None:
-            return ({"verified": verified_at - sent_at} if verified_at and sent_at else {}), ""
-        t = view.task
-        base = sent_at if sent_at is not None else t.seen_at
-        n = len(self.target.operators) or len(view.responses)
-        ok = view.ok_responses
-        stages: dict[str, float] = {"distributed": t.seen_at - base}
-        if ok:
-            stages["first response"] = ok[0].received_at - base
-            stages[f"{len(ok)}/{n} responses"] = ok[-1].received_at - base
-        if view.submissions:
-            stages["certificate"] = view.submissions[0].sent_at - base
-        if verified_at is not None:
-            stages["verified"] = verified_at - base
-        elif t.status == st.COMPLETED:
-            stages["verified"] = t.updated_at - base
-        return stages, f"{len(ok)}/{n}"
+    def resolve(self, text: str) -> list[str]:
+        """The task hashes a short hash (`0x1a2b3c4d…ef01`, or a prefix of 8+ hex digits) names in the store."""
+        head, _, tail = text.lower().replace("...", "…").partition("…")
+        return self.store.find(head, tail)
 
     # ---------------------------------------------------------------- wait
 
@@ -216,7 +220,6 @@ class TaskClient:
         self._await_record(sub.task_hash)
         out = self.outcome(sub.task_hash, sub.sent_at, seen_at)
         out.payload = sub.payload
-        out.timings = {"created": sub.created_at - sub.sent_at, **out.timings}
         return out
 
     def _await_record(self, task_hash: str) -> None:
@@ -251,12 +254,6 @@ class TaskClient:
                                            "`hourglass devnet logs aggregator`")
         err.outcome = self.outcome(sub.task_hash, sub.sent_at)  # type: ignore[attr-defined]
         return err
-
-
-def _checksum(address: str) -> set[str]:
-    from eth_utils import to_checksum_address
-
-    return {to_checksum_address(address)}
 
 
 class _VerifiedWatcher:

@@ -45,10 +45,9 @@ def devnet_target(project: str | Path = ".", with_key: bool = True) -> Target:
     chain = state.chain("l1")
     if chain is None or not chain.endpoint:
         raise DevnetError(f"the devnet state in {root} names no chain", hint="run `hourglass devnet reset`")
-    operators = {str(op["address"]).lower(): str(op["name"])
-                 for op in (state.operators or {}).get("operators", []) if op.get("role") == "executor"}
+    operators = executor_names(state)
     return Target(rpc_url=chain.endpoint, mailbox=state.deployment["task_mailbox"], avs=state.deployment["avs"],
-                  key=_app_key() if with_key else b"", store_path=_store_of(state),
+                  key=_app_key() if with_key else b"", store_path=store_of(state),
                   operators=operators, project_dir=root)
 
 
@@ -58,7 +57,14 @@ def _app_key() -> bytes:
     return derive_account(APP_ACCOUNT).private_key
 
 
-def _store_of(state: object) -> Path | None:
+def executor_names(state: object) -> dict[str, str]:
+    """Executor address (lower case) → its devnet name, from the devnet state's operators."""
+    operators = getattr(state, "operators", None) or {}
+    return {str(op["address"]).lower(): str(op["name"]) for op in operators.get("operators", [])
+            if op.get("role") == "executor"}
+
+
+def store_of(state: object) -> Path | None:
     """The aggregator's SQLite file, from its config file recorded in the state."""
     record = state.record("aggregator")  # type: ignore[attr-defined]
     if record is None or not record.config:
