@@ -21,7 +21,7 @@ def test_demo_runs_the_journey_and_every_task_is_verified() -> None:
         assert step in text, text
     assert "solc for contracts/src/DemoAvsTaskHook.sol: solc" in text, text
     assert "compiled DemoAvsTaskHook with solc" in text, text
-    assert "DemoAvsTaskHook (the project's task hook)" in text  # the devnet's summary
+    assert "DemoAvsTaskHook (task hook)" in text  # the devnet's summary
     assert "the template's task hook DemoAvsTaskHook is the AVS's task hook (0x" in text, text
     assert "no solc" not in text and "NOT deployed" not in text
     for n in (5, 7, 12):

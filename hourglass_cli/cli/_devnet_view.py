@@ -122,7 +122,7 @@ def contract_rows(deployment: dict[str, Any] | None, project: dict[str, str] | N
         hook = next((name for name, at in own.items() if key == "avs_task_hook" and at.lower() == address.lower()),
                     None)
         if hook is not None:
-            label = f"{hook} (the project's task hook)"
+            label = f"{hook} (task hook)"  # short: a wide label column would fold addresses at 80 columns
             del own[hook]
         rows.append((label, address))
     rows += [(f"{name} (project)", address) for name, address in own.items()]

@@ -247,7 +247,7 @@ def test_tasks_from_another_shell_appear_in_the_foreground_view(project: Path, c
         bad_hash = json.loads(result.stdout)["task_hash"]
         bad = wait_for(_line(terminal, rf"^failed +{re.escape(_short(bad_hash))} "), 30,
                        "the failed task in the live view")
-        assert re.search(r"0/2 +\d+\.\d\d s +threshold cannot be", bad), bad
+        assert re.search(r"0/2 +\d+\.\d\d s +every executor: ", bad), bad
         drawn = terminal.lines()
         assert all(len(line) <= columns for line in drawn), [line for line in drawn if len(line) > columns]
         assert any(line.startswith("status") and line.split()[:2] == ["status", "task"] for line in drawn)

@@ -158,5 +158,5 @@ def test_the_project_hooks_errors_are_named_by_the_aggregator(devnet: Path) -> N
 def test_status_names_the_project_contracts(devnet: Path) -> None:
     own = state_of(devnet).project_contracts["l1"]
     text = " ".join(ok(run(devnet, "devnet", "status", timeout=60)).stdout.split())
-    assert f"HookAvsTaskHook (the project's task hook) {own['HookAvsTaskHook']}" in text, text
+    assert f"HookAvsTaskHook (task hook) {own['HookAvsTaskHook']}" in text, text
     assert f"DemoRegistry (project) {own['DemoRegistry']}" in text and "AVSTaskHook 0x" not in text

@@ -154,6 +154,10 @@ def test_a_task_the_performer_fails_ends_non_zero_with_the_reason(journey: Journ
     assert "did not" not in error and "timeout" not in error.lower(), error
     assert f"executor-1: INTERNAL: performer error: failed to handle task: unlucky number {UNLUCKY}" in error
     assert "hourglass task status 0x" in error
+    # Issue #12: the performer's log has the traceback (which line raised), under the executor's name.
+    log = ok(hg(journey.project, "devnet", "logs", "executor-1.performer")).stdout
+    assert "Traceback (most recent call last):" in log, log[-2000:]
+    assert 'performer.py", line' in log and f"RuntimeError: unlucky number {UNLUCKY}" in log, log[-2000:]
 
 
 def test_bad_args_are_a_usage_error_before_anything_is_sent(journey: Journey) -> None:
