@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from hourglass_cli.performer.base import Performer, TaskRequest, TaskResponse, TaskValidationError
+from hourglass_cli.performer.phase import PhaseRequest
 
 if TYPE_CHECKING:
     from hourglass_cli.performer.server import PerformerServer
 
-__all__ = ["Performer", "PerformerServer", "TaskRequest", "TaskResponse", "TaskValidationError", "serve"]
+__all__ = ["Performer", "PerformerServer", "PhaseRequest", "TaskRequest", "TaskResponse", "TaskValidationError",
+           "serve"]
 
 
 def serve(performer: Performer, port: int | None = None, host: str = "127.0.0.1", **options: Any) -> None:

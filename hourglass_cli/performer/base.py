@@ -7,6 +7,10 @@ messages, so a performer is plain Python and can be unit-tested without a server
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hourglass_cli.performer.phase import PhaseRequest
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,8 @@ class TaskValidationError(Exception):
 
 
 class Performer:
-    """Base class of an AVS performer: override :meth:`handle_task`, optionally :meth:`validate_task`.
+    """Base class of an AVS performer: override :meth:`handle_task`, optionally :meth:`validate_task`, and
+    :meth:`handle_phase` for workflow phases (a task whose payload is a workflow envelope goes there instead).
 
     The server calls ``validate_task`` then ``handle_task`` for every ``ExecuteTask``, concurrently from a
     thread pool, so keep shared state thread-safe. An exception from ``validate_task`` answers the
@@ -55,6 +60,14 @@ class Performer:
     def handle_task(self, request: TaskRequest) -> TaskResponse | bytes:
         """Do the work; return the result bytes (or a :class:`TaskResponse` with the same ``task_id``)."""
         raise NotImplementedError(f"{type(self).__name__} does not implement handle_task")
+
+    def handle_phase(self, request: PhaseRequest) -> bytes:
+        """A workflow phase's task (its payload is a workflow envelope; see :mod:`hourglass_cli.performer.phase`):
+        return the phase's result bytes. Override it to run workflow phases; tasks of no workflow still go to
+        :meth:`handle_task`."""
+        raise NotImplementedError(f"{type(self).__name__} has no handle_phase: it cannot run workflow phases "
+                                  f"(phase {request.phase_name!r} of workflow {request.workflow_id}); add "
+                                  "handle_phase(self, request: PhaseRequest) -> bytes")
 
     def start_sync(self, payload: bytes) -> None:
         """``StartSync``: a no-op in the Hourglass stack today; override to act on it."""

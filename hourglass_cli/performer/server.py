@@ -107,6 +107,17 @@ class _PerformerServicer:
         return performer_pb2.StartSyncResponse()
 
     def _run(self, task: TaskRequest) -> tuple[bytes | None, str | None, BaseException | None]:
+        from hourglass_cli.performer.phase import is_envelope, parse_envelope
+
+        if is_envelope(task.payload):  # a workflow phase: handle_phase, not validate_task/handle_task
+            try:
+                phase = parse_envelope(task.payload, task.task_id)
+            except Exception as exc:
+                return None, f"task is invalid: {_describe(exc)}", exc
+            try:
+                return _result_bytes(task, self._performer.handle_phase(phase)), None, None
+            except Exception as exc:
+                return None, f"failed to handle phase {phase.phase_name!r}: {_describe(exc)}", exc
         try:
             self._validate(task)
         except Exception as exc:
