@@ -1,0 +1,1 @@
+"""Workflows: definition files, and (coming) the driver and CLI around WorkflowStateMachine."""
