@@ -110,6 +110,8 @@ class ChainSection:
                         pattern=_CHAIN_NAME, rule="lowercase letters, digits, '-' or '_', starting with a letter")
     rpc_url: str = setting("", "JSON-RPC URL of the chain.", pattern=URL_RE, rule=URL_RULE)
     task_mailbox: str = address_setting("TaskMailbox on this chain (its certificate verifiers are read from it).")
+    workflow_state_machine: str = address_setting(
+        "WorkflowStateMachine on this chain, driven by this aggregator (empty: no workflows here).")
     start_block: int = setting(0, "First block to scan when the store has none for this chain.", min=0)
     confirmations: int = setting(0, "Blocks a task's block must be buried under before it is served.",
                                  min=0, max=1000)
