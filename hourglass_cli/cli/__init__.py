@@ -25,6 +25,8 @@ GROUPS: dict[str, tuple[str, str]] = {
     "task": ("hourglass_cli.cli.task", "Submit tasks and follow them to a verified result."),
     "devnet": ("hourglass_cli.cli.devnet", "Start, stop, inspect and reset the local devnet (chain, contracts, "
                "operators, aggregator, executors)."),
+    "workflow": ("hourglass_cli.cli.workflow", "Register multi-phase workflows, start executions and follow them "
+                 "phase by phase."),
     "performer": ("hourglass_cli.cli.performer", "Serve an AVS performer (gRPC PerformerService with health)."),
     "executor": ("hourglass_cli.cli.executor", "Run an operator's executor (gRPC ExecutorService)."),
     "aggregator": ("hourglass_cli.cli.aggregator", "Run the AVS's aggregator: watch mailboxes, collect results, "

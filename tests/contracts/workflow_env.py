@@ -130,8 +130,9 @@ class Env:
         return [dict(e["args"]) for e in getattr(self.wsm.events, name)().process_receipt(receipt, errors=DISCARD)]
 
 
-def build_env() -> Env:
-    chain = eth_tester_chain()
+def build_env(chain: Chain | None = None) -> Env:
+    """The stack and a WorkflowStateMachine on `chain` (default: a new eth-tester chain)."""
+    chain = chain or eth_tester_chain()
     a = chain.accounts
     stack = s.deploy_stack(chain)
     for i, weight in enumerate((100, 100, 100, 50)):
