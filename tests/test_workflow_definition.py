@@ -152,3 +152,21 @@ def test_a_file_is_read_and_a_missing_one_is_named(tmp_path: Path) -> None:
     assert load_definition(path).name == "price-oracle"
     with pytest.raises(ConfigError, match="no such file"):
         load_definition(tmp_path / "missing.toml")
+
+
+def test_trigger_from_names_a_dependency_and_is_kept_in_the_metadata() -> None:
+    from hourglass_cli.workflows.definition import TRIGGER_FROM
+
+    text = ORACLE.replace("condition = { price_above = 5000 }", 'condition = { price_above = 5000 }\n'
+                                                                'trigger_from = "agree"')
+    update = loads_definition(text).phases[2]
+    assert decode(["string", "uint32"], update.metadata) == (TRIGGER_FROM, 1)
+    with pytest.raises(WorkflowDefinitionError, match="trigger_from must name one of this phase's dependencies"):
+        loads_definition(ORACLE.replace("condition = { price_above = 5000 }",
+                                        'condition = { price_above = 5000 }\ntrigger_from = "monitor"'))
+
+
+def test_the_templates_example_workflow_compiles() -> None:
+    example = Path(__file__).resolve().parents[1] / "templates" / "python" / "workflows" / "price-oracle.toml"
+    wf = load_definition(example)
+    assert [p.name for p in wf.phases] == ["monitor", "agree", "update", "summary"]

@@ -22,6 +22,7 @@ name = "update"
 type = "conditional"
 depends_on = ["agree"]
 condition = { price_above = 5000 }     # see CONDITIONS
+trigger_from = "agree"                 # optional: the driver opens it with that phase's certified result
 ```
 
 Every phase has `name`, `type` and `timeout`; `operator_set` (default 1; 0 for an AGGREGATION phase that
@@ -47,12 +48,16 @@ CONDITION_TYPES = ("none", "price_threshold", "time_threshold", "data_hash", "mu
 MAX_PHASES, MAX_DEPENDENCIES, MAX_NAME = 50, 10, 64
 _UINT32 = 2**32 - 1
 _PHASE_KEYS = ("name", "type", "timeout", "depends_on", "operator_set", "consensus", "interval", "updates",
-               "condition", "required_stake", "metadata")
+               "condition", "trigger_from", "required_stake", "metadata")
+# A conditional phase's metadata when the driver opens it from an earlier phase's verified task (`trigger_from`):
+# abi.encode(string TRIGGER_FROM, uint32 phaseIndex).
+TRIGGER_FROM = "hourglass:trigger_from"
 _TOP_KEYS = ("name", "authorized_triggers", "phase")
 _DURATION = re.compile(r"(?:(\d+)\s*([smhd]))", re.I)
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
-_OWNERS = {"consensus": "coordination", "interval": "continuous", "updates": "continuous", "condition": "conditional"}
+_OWNERS = {"consensus": "coordination", "interval": "continuous", "updates": "continuous", "condition": "conditional",
+           "trigger_from": "conditional"}
 
 # condition table → (type, how its data is encoded)
 CONDITIONS = """condition tables: { none = true } (any authorized trigger), { price_above = N } or { price_below = N }
@@ -286,6 +291,14 @@ def compile_definition(doc: dict[str, Any], file: str = "workflow.toml") -> Work
             if "condition" not in table:
                 raise WorkflowDefinitionError(f"{where}: condition is required; {CONDITIONS}")
             condition = encode_condition(table["condition"], f"{where}: condition")
+            if "trigger_from" in table:
+                source = table["trigger_from"]
+                if not isinstance(source, str) or source not in names or names[source] not in deps:
+                    raise WorkflowDefinitionError(f"{where}: trigger_from must name one of this phase's dependencies "
+                                                  f"(depends_on), got {source!r}")
+                if "metadata" in table:
+                    raise WorkflowDefinitionError(f"{where}: trigger_from is kept in the phase's metadata; give one")
+                metadata = encode(["string", "uint32"], [TRIGGER_FROM, names[source]])
         if kind != "aggregation" and operator_set == 0:
             raise WorkflowDefinitionError(f"{where}: operator_set 0 (no task) is only for aggregation phases")
         names[phase_name] = index

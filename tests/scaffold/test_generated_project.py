@@ -13,7 +13,7 @@ def test_the_generated_tests_pass(project: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pytest", "-v", "-p", "no:cacheprovider"], cwd=project,
                           env=python_env(), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert "8 passed" in done.stdout, done.stdout
+    assert "9 passed" in done.stdout, done.stdout
     assert "tests/test_performer.py::test_served_over_grpc PASSED" in done.stdout
 
 
@@ -23,4 +23,4 @@ def test_the_generated_tests_catch_a_broken_performer(project: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=project,
                           env=python_env(), capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 1
-    assert "3 failed, 5 passed" in done.stdout, done.stdout
+    assert "3 failed, 6 passed" in done.stdout, done.stdout

@@ -20,7 +20,7 @@ from tests.scaffold.conftest import NAME, PACKAGE, REPO
 EXPECTED_FILES = sorted([
     ".dockerignore", ".gitignore", "Dockerfile", "README.md", "contracts/src/SquareAvsTaskHook.sol",
     "hourglass.toml", "pyproject.toml", f"{PACKAGE}/__init__.py", f"{PACKAGE}/__main__.py",
-    f"{PACKAGE}/performer.py", "tests/test_performer.py",
+    f"{PACKAGE}/performer.py", "tests/test_performer.py", "workflows/price-oracle.toml",
 ])
 
 
