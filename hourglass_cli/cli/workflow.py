@@ -294,3 +294,110 @@ def cancel(
         _echo({"execution_id": execution, "status": "CANCELLED", "block": int(receipt["blockNumber"])})
     else:
         console().print(f"execution {execution} cancelled", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def logs(
+    execution: str = typer.Argument(..., metavar="EXECUTION_ID", help="The execution id."),
+    phase: str | None = typer.Option(None, "--phase", help="Only this phase (its name or index)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the execution ends."),
+    timeout: float = typer.Option(600.0, "--timeout", min=1, help="With -f: seconds before giving up."),
+    as_json: bool = _JSON, rpc: str | None = _RPC, contract: str | None = _CONTRACT, project: Path | None = _PROJECT,
+) -> None:
+    """The execution's story by phase: its events, each task's journey, and the devnet's log lines for those tasks."""
+    import threading
+    import time
+
+    from hourglass_cli.cli._output import console
+
+    client = _client(project, rpc, contract, None)
+    seen: set[tuple[Any, ...]] = set()
+    end = time.monotonic() + timeout
+    pause = threading.Event()
+    root = _devnet_root(project) if not rpc else None
+    while True:
+        view = client.execution(execution)
+        index = _phase_index(view, phase) if phase is not None else None
+        story = _story(client, view, index, root)
+        fresh = [entry for entry in story if entry["key"] not in seen]
+        seen.update(entry["key"] for entry in fresh)
+        for entry in fresh:
+            if as_json:
+                _echo({k: v for k, v in entry.items() if k != "key"})
+            else:
+                console().print(entry["text"], highlight=False, soft_wrap=True)
+        if not follow or view.done or time.monotonic() > end:
+            break
+        pause.wait(0.5)  # polling chain state and log files for new lines, with a deadline
+    if view.status in ("FAILED", "CANCELLED"):
+        raise typer.Exit(1)
+
+
+def _devnet_root(project: Path | None) -> Path | None:
+    from hourglass_cli.devnet.state import project_root
+
+    try:
+        return project_root(project or ".")
+    except Exception:  # noqa: BLE001 - logs from chain state alone
+        return None
+
+
+def _story(client: WorkflowClient, view: ExecutionView, only: int | None, root: Path | None) -> list[dict[str, Any]]:
+    """Events (per phase), each phase task's aggregator record, and devnet log lines naming those tasks."""
+    from hourglass_cli.workflows.client import execution_events
+
+    entries: list[dict[str, Any]] = []
+    for event in execution_events(client, view.execution_id):
+        if only is not None and event.phase not in (None, only):
+            continue
+        where = f"phase {event.phase} ('{view.phases[event.phase].name}')" if event.phase is not None else "execution"
+        detail = {k: ("0x" + bytes(v).hex() if isinstance(v, (bytes, bytearray)) else v)
+                  for k, v in event.args.items() if k not in ("executionId", "phaseIndex")}
+        shown = ", ".join(f"{k}={v if len(str(v)) <= 70 else str(v)[:67] + '…'}" for k, v in detail.items())
+        entries.append({"key": ("event", event.block, event.name, event.phase, shown), "kind": "event",
+                        "block": event.block, "event": event.name, "phase": event.phase, "args": detail,
+                        "text": f"block {event.block}  {where}  {event.name}  {shown}"})
+    tasks = {t: p for p in view.phases if only is None or p.index == only for t in p.task_hashes}
+    store = _store(root)
+    for task, p in tasks.items():
+        record = store.task(task) if store is not None else None
+        if record is not None:
+            responses = len(record.ok_responses)
+            text = (f"phase {p.index} ('{p.name}')  task {task}  aggregator: {record.task.status}, {responses} "
+                    f"answer(s){'; ' + record.task.reason if record.task.reason else ''}")
+            entries.append({"key": ("task", task, record.task.status, responses), "kind": "task", "task": task,
+                            "phase": p.index, "aggregator": record.task.status, "answers": responses,
+                            "reason": record.task.reason, "text": text})
+    for name, line in _log_lines(root, set(tasks)):
+        entries.append({"key": ("log", name, line), "kind": "log", "log": name, "line": line,
+                        "text": f"{name} | {line}"})
+    return entries
+
+
+def _store(root: Path | None) -> Any:
+    if root is None:
+        return None
+    from hourglass_cli.devnet.state import devnet_dir, load_state
+    from hourglass_cli.tasks.store_view import StoreView
+    from hourglass_cli.tasks.target import store_of
+
+    state = load_state(devnet_dir(root))
+    return StoreView(store_of(state), "l1") if state is not None else None
+
+
+def _log_lines(root: Path | None, tasks: set[str]) -> list[tuple[str, str]]:
+    """The aggregator's and executors' log lines that name one of `tasks`."""
+    if root is None or not tasks:
+        return []
+    from hourglass_cli.cli._devnet_logs import _names
+
+    found = []
+    for name, path in _names(root).items():
+        if not (name == "aggregator" or name.startswith("executor-")) or name.endswith(".performer"):
+            continue
+        try:
+            lines = path.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        found += [(name, line) for line in lines if any(t in line for t in tasks)]
+    return found

@@ -246,3 +246,34 @@ def _discard() -> Any:
     from web3.logs import DISCARD
 
     return DISCARD
+
+
+@dataclass(frozen=True)
+class ExecutionEvent:
+    block: int
+    name: str
+    phase: int | None
+    args: dict[str, Any]
+
+
+def execution_events(client: WorkflowClient, execution: str) -> list[ExecutionEvent]:
+    """Every event of the contract about `execution` (its id is the first indexed topic of each), in order."""
+    from eth_utils import event_abi_to_log_topic
+
+    ex_id = parse_id(execution, "execution id")
+    by_topic = {event_abi_to_log_topic(e): e["name"] for e in client.contract.abi if e.get("type") == "event"}
+    logs = client.w3.eth.get_logs({"address": client.contract.address, "fromBlock": client.from_block,
+                                   "toBlock": "latest"})
+    out = []
+    for log in logs:
+        topics = log["topics"]
+        name = by_topic.get(bytes(topics[0])) if topics else None
+        if name is None:
+            continue
+        decoded = getattr(client.contract.events, name)().process_log(log)
+        args = dict(decoded["args"])
+        if bytes(args.get("executionId", b"")) != ex_id:
+            continue
+        phase = args.get("phaseIndex")
+        out.append(ExecutionEvent(int(log["blockNumber"]), name, int(phase) if phase is not None else None, args))
+    return out

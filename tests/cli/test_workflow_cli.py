@@ -96,6 +96,13 @@ def test_register_start_follow_trigger_and_cancel(env: w.Env, tmp_path: Path) ->
     text = hg(env, "status", ex).stdout
     assert "gated" in text and "fetch" in text and "gate" in text and "completed" in text and "active" in text
 
+    story = hg(env, "logs", ex).stdout
+    for event in ("WorkflowExecutionStarted", "PhaseStarted", "PhaseCompleted", "ConditionalTriggerActivated"):
+        assert event in story, story
+    only = [json.loads(line) for line in hg(env, "logs", ex, "--phase", "gate", "--json").stdout.splitlines()]
+    assert only and all(e["phase"] in (None, 1) for e in only), only
+    assert any(e["event"] == "ConditionalTriggerActivated" for e in only)
+
     hg(env, "cancel", ex)
     doc = json.loads(hg(env, "status", ex, "--json", code=1).stdout)  # cancelled: exit 1
     assert doc["status"] == "CANCELLED"
