@@ -95,3 +95,81 @@ def build(
         hint = f'set image = "{report.image}" in [performer] of hourglass.toml so executors run this image'
         out.print(f"[dim]{escape(hint)}[/]", highlight=False, soft_wrap=True)
     out.print("[dim]next: hourglass devnet start --detach[/]", highlight=False, soft_wrap=True)
+
+
+# -- DevKit's spellings of the workflow commands (`hourglass workflow …` is the native form) --
+
+_WF_PROJECT = typer.Option(None, "--project", "-C", "-p", file_okay=False,
+                           help="The project folder (default: the nearest one with hourglass.toml).")
+
+
+@app.command()
+def call(
+    workflow: str = typer.Option(..., "--workflow", help="register or start (DevKit: `avs call --workflow …`)."),
+    name: str | None = typer.Argument(None, metavar="NAME", help="The workflow's name (start: its name or id)."),
+    file: Path | None = typer.Option(None, "--file", dir_okay=False, help="register: the definition file."),
+    input_hex: str | None = typer.Option(None, "--input", help="start: the input payload as 0x-hex."),
+    wait: bool = typer.Option(False, "--wait", help="start: follow the phases until the execution ends."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    project: Path | None = _WF_PROJECT,
+) -> None:
+    """DevKit's `avs call --workflow register NAME --file F` and `--workflow start NAME`."""
+    from hourglass_cli.cli import workflow as wf
+    from hourglass_cli.errors import UsageError
+
+    if workflow == "register":
+        if file is None:
+            raise UsageError("--workflow register needs --file FILE")
+        from hourglass_cli.workflows.definition import load_definition
+
+        if name is not None and load_definition(file).name != name:
+            raise UsageError(f"{file} defines workflow {load_definition(file).name!r}, not {name!r}")
+        wf.register(file, as_json, None, None, None, project)
+    elif workflow == "start":
+        if name is None:
+            raise UsageError("--workflow start needs the workflow's NAME (or id)")
+        wf.start(name, input_hex, None, wait, 600.0, as_json, None, None, None, project)
+    else:
+        raise UsageError(f"--workflow {workflow!r}: use register or start",
+                         hint="the other workflow commands are under `hourglass workflow`")
+
+
+@app.command()
+def logs(
+    workflow_id: str = typer.Option(..., "--workflow-id", help="The execution id (DevKit's --workflow-id)."),
+    phase: str | None = typer.Option(None, "--phase", help="Only this phase (its index or name)."),
+    follow: bool = typer.Option(False, "--follow", "-f", help="Keep printing until the execution ends."),
+    project: Path | None = _WF_PROJECT,
+) -> None:
+    """DevKit's `avs logs --workflow-id ID [--phase N]`: an execution's story by phase."""
+    from hourglass_cli.cli import workflow as wf
+
+    wf.logs(workflow_id, phase, follow, 600.0, False, None, None, project)
+
+
+@app.command()
+def status(
+    execution_id: str = typer.Option(..., "--execution-id", help="The execution id."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    project: Path | None = _WF_PROJECT,
+) -> None:
+    """DevKit's `avs status --execution-id ID`: an execution and its phases."""
+    from hourglass_cli.cli import workflow as wf
+
+    wf.status(execution_id, as_json, None, None, project)
+
+
+@app.command()
+def debug(
+    timeout_analysis: bool = typer.Option(False, "--timeout-analysis", help="Analyse open phases' timeouts."),
+    execution_id: str | None = typer.Option(None, "--execution-id", help="One execution (default: all running)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of text."),
+    project: Path | None = _WF_PROJECT,
+) -> None:
+    """DevKit's `avs debug --timeout-analysis [--execution-id ID]`: what each open phase waits on."""
+    from hourglass_cli.cli import workflow as wf
+    from hourglass_cli.errors import UsageError
+
+    if not timeout_analysis:
+        raise UsageError("give --timeout-analysis (the only analysis there is)")
+    wf.debug(execution_id, as_json, None, None, project)

@@ -401,3 +401,84 @@ def _log_lines(root: Path | None, tasks: set[str]) -> list[tuple[str, str]]:
             continue
         found += [(name, line) for line in lines if any(t in line for t in tasks)]
     return found
+
+
+@app.command()
+def debug(
+    execution: str | None = typer.Argument(None, metavar="EXECUTION_ID",
+                                           help="The execution (default: every running one)."),
+    as_json: bool = _JSON, rpc: str | None = _RPC, contract: str | None = _CONTRACT, project: Path | None = _PROJECT,
+) -> None:
+    """Timeout analysis: each open phase's elapsed time against its timeout, what it waits on (dependencies, a
+    trigger, its task, a task's missing answers) and which executors have not answered."""
+    from hourglass_cli.cli._output import console
+
+    client = _client(project, rpc, contract, None)
+    ids = [execution] if execution else [e for w in client.workflows() for e in client.executions(w.workflow_id)]
+    root = _devnet_root(project) if not rpc else None
+    rows = []
+    for ex in ids:
+        view = client.execution(ex)
+        if execution is None and view.done:
+            continue
+        rows += _analysis(client, view, root)
+    if as_json:
+        _echo(rows)
+        return
+    if not rows:
+        console().print("nothing open: no running execution has a phase waiting", highlight=False)
+    for row in rows:
+        over = " [red](past its timeout)[/]" if row["overdue"] else ""
+        console().print(f"{row['execution'][:18]}… phase {row['phase']} ('{row['name']}') {row['status'].lower()}: "
+                        f"{row['elapsed']} s of {row['timeout']} s{over} — waits on {row['waits_on']}",
+                        highlight=False, soft_wrap=True)
+        if row["missing"]:
+            console().print(f"    no answer yet from {', '.join(row['missing'])}", highlight=False, soft_wrap=True)
+
+
+def _analysis(client: WorkflowClient, view: ExecutionView, root: Path | None) -> list[dict[str, Any]]:
+    import time
+
+    workflow = client.contract.functions.getWorkflow(bytes.fromhex(view.workflow_id[2:])).call()
+    block_time = int(client.w3.eth.get_block("latest")["timestamp"])
+    store = _store(root)
+    names = _operator_names(root)
+    rows = []
+    for p in view.phases:
+        if p.status in ("COMPLETED", "FAILED", "TIMED_OUT"):
+            continue
+        timeout = int(workflow[3][p.index][2])
+        elapsed = block_time - p.started_at if p.started_at else 0
+        missing: list[str] = []
+        if p.status == "PENDING":
+            open_deps = [view.phases[d].name for d in p.dependencies if view.phases[d].status != "COMPLETED"]
+            waits = "dependencies " + ", ".join(repr(n) for n in open_deps)
+        elif p.status == "WAITING":
+            waits = "a trigger (`hourglass workflow trigger` or the phase's trigger_from)"
+        elif not p.task_hashes:
+            waits = "its task, not created yet (the aggregator's workflow driver creates it)"
+        else:
+            task = p.task_hashes[-1]
+            record = store.task(task) if store is not None else None
+            if record is None:
+                waits = f"task {task} (not seen by the aggregator yet)"
+            else:
+                answered = {r.operator.lower() for r in record.responses}
+                missing = [n for a, n in names.items() if a not in answered]
+                waits = f"task {task}: {len(record.ok_responses)} answer(s), aggregator {record.task.status}"
+            if p.phase_type == "CONTINUOUS":
+                waits += f"; {p.updates} update(s) verified"
+        rows.append({"execution": view.execution_id, "phase": p.index, "name": p.name, "status": p.status,
+                     "elapsed": elapsed, "timeout": timeout, "overdue": bool(p.deadline and block_time > p.deadline),
+                     "waits_on": waits, "missing": missing, "checked_at": int(time.time())})
+    return rows
+
+
+def _operator_names(root: Path | None) -> dict[str, str]:
+    if root is None:
+        return {}
+    from hourglass_cli.devnet.state import devnet_dir, load_state
+    from hourglass_cli.tasks.target import executor_names
+
+    state = load_state(devnet_dir(root))
+    return executor_names(state) if state is not None else {}
