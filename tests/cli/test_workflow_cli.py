@@ -78,9 +78,10 @@ def test_register_start_follow_trigger_and_cancel(env: w.Env, tmp_path: Path) ->
     doc = json.loads(hg(env, "status", ex, "--json").stdout)
     assert doc["status"] == "RUNNING" and [p["status"] for p in doc["phases"]] == ["ACTIVE", "PENDING"]
     (task,) = doc["phases"][0]["task_hashes"]
-    (row,) = json.loads(hg(env, "debug", ex, "--json").stdout)
+    row, pending = json.loads(hg(env, "debug", ex, "--json").stdout)
     assert (row["phase"], row["name"], row["status"], row["timeout"]) == (0, "fetch", "ACTIVE", 600)
     assert row["waits_on"].startswith(f"task {task}") and not row["overdue"]
+    assert (pending["name"], pending["waits_on"]) == ("gate", "dependencies 'fetch'")
 
     env.certify(bytes.fromhex(task[2:]), b"price:6000")
     env.send(env.wsm.functions.completePhase(bytes.fromhex(ex[2:]), 0), env.stranger)  # the driver's pull
