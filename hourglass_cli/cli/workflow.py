@@ -130,14 +130,28 @@ def _phase_index(view: ExecutionView, phase: str) -> int:
 @app.command()
 def register(
     file: Path = typer.Argument(..., metavar="FILE", dir_okay=False, help="The workflow's definition (TOML)."),
+    trigger: list[str] = typer.Option([], "--trigger", metavar="ADDRESS",
+                                      help="Also authorize this address to trigger conditional phases (repeatable)."),
     as_json: bool = _JSON, rpc: str | None = _RPC, contract: str | None = _CONTRACT, key_env: str | None = _KEY_ENV,
     project: Path | None = _PROJECT,
 ) -> None:
-    """Compile a definition file and register the workflow on chain (the creation fee is paid)."""
+    """Compile a definition file and register the workflow on chain (the creation fee is paid).
+
+    On a devnet, a workflow with a `trigger_from` phase also authorizes the aggregator's account, whose workflow
+    driver opens such phases."""
+    from dataclasses import replace
+
     from hourglass_cli.cli._output import console
-    from hourglass_cli.workflows.definition import load_definition
+    from hourglass_cli.workflows.definition import load_definition, uses_trigger_from
 
     definition = load_definition(file)
+    triggers = list(definition.authorized_triggers) + list(trigger)
+    if not rpc and uses_trigger_from(definition):
+        from hourglass_cli.devnet.accounts import devnet_accounts
+
+        triggers.append(devnet_accounts(1).aggregator.address)
+    if triggers != list(definition.authorized_triggers):
+        definition = replace(definition, authorized_triggers=tuple(dict.fromkeys(triggers)))
     client = _client(project, rpc, contract, key_env, with_key=True)
     workflow_id, receipt = client.register(definition)
     if as_json:

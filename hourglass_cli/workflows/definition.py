@@ -307,6 +307,23 @@ def compile_definition(doc: dict[str, Any], file: str = "workflow.toml") -> Work
     return WorkflowDefinition(name, tuple(phases), tuple(triggers), file, names)
 
 
+def trigger_source(phase: PhaseDef) -> int | None:
+    """The phase whose verified task opens this conditional phase (`trigger_from`), or None."""
+    from eth_abi import decode
+
+    if phase.phase_type != PHASE_TYPES.index("conditional") or not phase.metadata:
+        return None
+    try:
+        tag, index = decode(["string", "uint32"], phase.metadata)
+    except Exception:  # noqa: BLE001 - metadata of another shape: not ours
+        return None
+    return int(index) if tag == TRIGGER_FROM else None
+
+
+def uses_trigger_from(definition: WorkflowDefinition) -> bool:
+    return any(trigger_source(p) is not None for p in definition.phases)
+
+
 def _close(word: str, options: list[str]) -> str:
     close = difflib.get_close_matches(word, options, n=1)
     return f" (did you mean '{close[0]}'?)" if close else ""
