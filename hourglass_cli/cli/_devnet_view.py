@@ -190,4 +190,15 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
         for label, address in rows:
             table.add_row(label, address)
         parts.append(table)
+    performance = [p for p in doc.get("operator_performance") or [] if p.get("answered") or p.get("missed")]
+    if performance:
+        from rich.table import Table
+
+        table = Table("operator", "answered", "agreed", "late", "missed", "invalid", "median answer",
+                      title="operators (tasks and workflow phases)", title_justify="left")
+        for p in performance:
+            latency = p.get("median_latency_s")
+            table.add_row(p["name"], str(p["answered"]), str(p["agreed"]), str(p["late"]), str(p["missed"]),
+                          str(p["invalid"]), f"{latency * 1000:.0f} ms" if latency is not None else "-")
+        parts.append(table)
     return Group(*parts)

@@ -275,7 +275,23 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
         entry["status"] = UP if healthy else (record.status if running and record.status != UP else DOWN)
         doc["components"].append(entry)
     doc["healthy"] = running and all(c["healthy"] for c in doc["components"])
+    doc["operator_performance"] = _performance(state)
     return doc
+
+
+def _performance(state: Any) -> list[dict[str, Any]]:
+    """Each executor operator's answered/agreed/late/missed/latency from the aggregator's store (read-only)."""
+    from dataclasses import asdict
+
+    from hourglass_cli.tasks.store_view import StoreView, operator_performance
+    from hourglass_cli.tasks.target import executor_names, store_of
+
+    try:
+        names = executor_names(state)
+        rows = operator_performance(StoreView(store_of(state), "l1", 0.2), list(names))
+    except Exception:  # noqa: BLE001 - the figures are extra: status never fails because of them
+        return []
+    return [{**asdict(r), "name": names.get(r.operator.lower(), r.operator)} for r in rows]
 
 
 def _probe(record: Any, timeout: float = STATUS_PROBE_TIMEOUT) -> tuple[bool, int | None]:

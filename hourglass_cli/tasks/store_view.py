@@ -119,3 +119,81 @@ def name_operators(text: str, operators: dict[str, str]) -> str:
         return operators.get(match.group(0).lower(), match.group(0))
 
     return re.sub(r"0x[0-9a-fA-F]{40}(?![0-9a-fA-F])", name, text)
+
+
+@dataclass
+class OperatorPerformance:
+    """One executor operator across the tasks (and so the workflow phases) the aggregator has recorded.
+
+    answered: valid signed answers; agreed: answers whose output is the task's certified result (the output most
+    valid answers of a completed task share); late: valid answers that arrived after the certificate was sent;
+    missed: finished tasks of its operator set with no valid answer from it (refusals and errors included);
+    median_latency_s: from the aggregator seeing the task to the answer.
+    """
+
+    operator: str
+    answered: int = 0
+    agreed: int = 0
+    late: int = 0
+    missed: int = 0
+    invalid: int = 0
+    median_latency_s: float | None = None
+
+
+def operator_performance(view: StoreView, operators: Iterable[str] = ()) -> list[OperatorPerformance]:
+    """Per-operator figures from the store (read-only); `operators` adds ones that never answered at all."""
+    import statistics
+    from collections import Counter
+
+    db = view._connect()
+    found: dict[str, OperatorPerformance] = {op.lower(): OperatorPerformance(op) for op in operators}
+    if db is None:
+        return list(found.values())
+    try:
+        tasks = db.execute("SELECT task_hash, status, operator_set_id, seen_at FROM tasks WHERE chain = ?",
+                           (view.chain,)).fetchall()
+        rows = db.execute("SELECT task_hash, operator, outcome, output, received_at FROM responses WHERE chain = ?",
+                          (view.chain,)).fetchall()
+        sent = dict(db.execute("SELECT task_hash, MIN(sent_at) FROM submissions WHERE chain = ? AND outcome = 'ok' "
+                               "GROUP BY task_hash", (view.chain,)).fetchall())
+    except sqlite3.Error:
+        return list(found.values())
+    finally:
+        db.close()
+    by_task: dict[str, list[tuple[str, str, bytes | None, float]]] = {}
+    for task_hash, operator, outcome, output, received in rows:
+        by_task.setdefault(task_hash, []).append((operator, outcome, output, received))
+    set_members: dict[int, set[str]] = {}
+    for task_hash, _status, set_id, _seen in tasks:
+        set_members.setdefault(set_id, set()).update(op.lower() for op, *_ in by_task.get(task_hash, []))
+    seen_anywhere = set().union(*set_members.values()) if set_members else set()
+    silent = {op for op in found if op not in seen_anywhere}
+    spelled = {op.lower(): op for _task, op, *_rest in rows}
+    for op in seen_anywhere:
+        found.setdefault(op, OperatorPerformance(spelled.get(op, op)))
+    latencies: dict[str, list[float]] = {}
+    for task_hash, status, set_id, seen in tasks:
+        answers = by_task.get(task_hash, [])
+        oks = [(op, out, at) for op, outcome, out, at in answers if outcome == "ok"]
+        certified = Counter(bytes(out or b"") for _op, out, _at in oks).most_common(1)
+        result = certified[0][0] if certified and status == "completed" else None
+        for op, outcome, out, at in answers:
+            stats = found.setdefault(op.lower(), OperatorPerformance(op))
+            if outcome == "ok":
+                stats.answered += 1
+                latencies.setdefault(op.lower(), []).append(max(0.0, at - seen))
+                if result is not None and bytes(out or b"") == result:
+                    stats.agreed += 1
+                if task_hash in sent and at > sent[task_hash]:
+                    stats.late += 1
+            elif outcome == "invalid":
+                stats.invalid += 1
+        if status in ("completed", "failed", "expired"):
+            answered = {op.lower() for op, _out, _at in oks}
+            # its set's members: who answered its tasks, and given operators never seen answering any (down)
+            for member in set_members.get(set_id, set()) | silent:
+                if member not in answered:
+                    found[member].missed += 1
+    for op, values in latencies.items():
+        found[op].median_latency_s = round(statistics.median(values), 4)
+    return sorted(found.values(), key=lambda s: s.operator.lower())

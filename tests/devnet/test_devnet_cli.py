@@ -80,6 +80,9 @@ def test_status_shows_every_component_healthy(devnet: Running) -> None:
 
     started = _time.strftime("%Y-%m-%d %H:%M:%S", _time.localtime(doc["started_at"]))
     assert f"started {started}" in " ".join(table.split()), table
+    # per-operator performance (issue #13): every executor listed, from the aggregator's store
+    names = {p["name"] for p in doc["operator_performance"]}
+    assert {f"executor-{i}" for i in range(1, 5)} <= names, doc["operator_performance"]
 
 
 def test_contracts_answer_at_the_recorded_addresses(devnet: Running) -> None:

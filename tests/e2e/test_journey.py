@@ -93,6 +93,14 @@ def test_several_tasks_are_verified_with_their_decoded_results(journey: Journey)
         assert list(timings) == ["seen", "first_response", "last_response", "certificate", "verified", "ended"]
         assert doc["timings_from"] == "aggregator_seen" and timings["seen"] == 0.0
         assert timings["verified"] >= timings["certificate"] >= timings["first_response"] >= 0
+    # Each executor's record across those tasks (issue #13's operator performance), in devnet status.
+    status = json.loads(ok(hg(journey.project, "devnet", "status", "--json")).stdout)
+    performance = {p["name"]: p for p in status["operator_performance"]}
+    assert sum(p["answered"] for p in performance.values()) >= 9, performance
+    assert all(p["agreed"] <= p["answered"] and p["median_latency_s"] is not None
+               for p in performance.values() if p["answered"]), performance
+    table = " ".join(ok(hg(journey.project, "devnet", "status")).stdout.split())
+    assert "operators (tasks and workflow phases)" in table and "median answer" in table, table
 
 
 def test_a_200_kb_payload_from_a_file_is_verified(journey: Journey) -> None:
