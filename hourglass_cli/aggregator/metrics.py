@@ -149,6 +149,8 @@ class Metrics:
         self.stage_seconds = Histogram(f"{ns}_stage_seconds", "Time per task stage.", ["stage"])
         self.responses = Counter(f"{ns}_responses_total", "Executor answers by operator and outcome.",
                                  ["operator", "outcome"])
+        self.response_seconds = Histogram(f"{ns}_response_seconds", "From the aggregator seeing a task to an executor's "
+                                          "valid answer, by operator.", ["operator"])
         self.submissions = Counter(f"{ns}_submissions_total", "submitResult attempts by outcome.",
                                    ["chain", "outcome"])
         self.blocks = Gauge(f"{ns}_scanned_block", "Highest block scanned per chain.", ["chain"])
@@ -158,7 +160,8 @@ class Metrics:
         self.in_flight = Gauge(f"{ns}_sessions_in_flight", "Task sessions running now.")
 
     def all(self) -> list[_Metric]:
-        return [self.tasks, self.task_outcomes, self.stage_seconds, self.responses, self.submissions, self.blocks,
+        return [self.tasks, self.task_outcomes, self.stage_seconds, self.responses, self.response_seconds,
+                self.submissions, self.blocks,
                 self.reorgs, self.pairings, self.in_flight]
 
     def render(self) -> str:

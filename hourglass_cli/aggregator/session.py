@@ -297,6 +297,8 @@ class TaskSession:
             else:
                 verified.add(address)
         deps.metrics.responses.inc(address, outcome if not reply.retry else "retrying")
+        if outcome == "ok":
+            deps.metrics.response_seconds.observe(max(0.0, time.time() - t.seen_at), address)
         failpoints.hit("aggregator.reply.received")
         deps.store.add_response(t.chain, t.task_hash, record_of(Reply(reply.operator, reply.answer, outcome, detail)))
         if outcome == "ok" and reply.answer is not None:

@@ -60,3 +60,4 @@ def test_task_verified_with_the_performers_result(devnets: Devnets, backend: str
     assert 'hourglass_aggregator_tasks{status="completed"}' in metrics
     assert 'hourglass_aggregator_stage_seconds_bucket{stage="total",le="+Inf"}' in metrics
     assert "hourglass_aggregator_responses_total{operator=" in metrics
+    assert 'hourglass_aggregator_response_seconds_count{operator="0x' in metrics  # per-operator answer latency
