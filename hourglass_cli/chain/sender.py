@@ -283,7 +283,8 @@ class TxSender:
             tx = self.w3.eth.get_transaction(tx_hash)
         except TransactionNotFound:
             return None
-        request: dict[str, Any] = {"from": self.address, "data": _hex(tx.get("input", b"")),
+        # eth-tester names the calldata "data", nodes "input"
+        request: dict[str, Any] = {"from": self.address, "data": _hex(tx.get("input", tx.get("data", b""))),
                                    "value": int(tx.get("value", 0)), "gas": int(tx.get("gas", 0))}
         if tx.get("to"):
             request["to"] = to_checksum_address(tx["to"])
