@@ -64,12 +64,13 @@ ACTIONS = {"task": "startPhaseTask", "update": "startContinuousUpdate", "complet
 _ALWAYS_DONE = {"ExecutionNotRunning", "InvalidPhaseStatus"}
 DONE_ELSEWHERE = {
     "task": _ALWAYS_DONE | {"PhaseTaskExists"},
-    "update": _ALWAYS_DONE | {"AllUpdatesCreated", "UpdateNotDue"},  # we read it due: the slot was taken
+    "update": _ALWAYS_DONE | {"AllUpdatesCreated"},
     "complete": _ALWAYS_DONE | {"NothingNewVerified"},
     "timeout": _ALWAYS_DONE,
 }
-# Reverts that mean "not yet" (the next block's clock, a reading that went stale): look again, no backoff.
-NOT_YET = {"PhaseNotTimedOut", "PhaseDeadlinePassed", "TaskNotVerified", "PhaseHasNoTask"}
+# Reverts that mean "not yet", or that our reading went stale (UpdateNotDue also when another caller took the
+# slot: the next reading shows its task): look again shortly, no backoff.
+NOT_YET = {"PhaseNotTimedOut", "PhaseDeadlinePassed", "TaskNotVerified", "PhaseHasNoTask", "UpdateNotDue"}
 
 BACKOFF_FIRST, BACKOFF_MAX = 0.5, 30.0
 NOT_YET_DELAY = 0.5
@@ -192,8 +193,9 @@ class WorkflowDriver:
         if head is None:
             return
         self._scan_to(head)
-        header = self.w3.eth.get_block(head.number)
-        now = int(header["timestamp"])
+        # The next block's clock: a chain that mines only on demand (anvil, the embedded devnet) stamps it with
+        # the wall clock, so a schedule must not wait for some other transaction to move the latest block.
+        now = max(int(self.w3.eth.get_block(head.number)["timestamp"]), int(time.time()))
         phases = self.store.workflow_phases(self.chain)
         if self.metrics is not None:
             self.metrics.workflow_open_phases.set(self.chain, value=float(len(phases)))
@@ -370,8 +372,10 @@ class WorkflowDriver:
 
     def _handle(self, record: st.PhaseRecord, watch: Watch, block: int, now: int) -> None:
         eid, index = record.execution_id, record.phase_index
-        if not self.settle(eid, index):
-            return  # an earlier transaction of this phase is still pending: nothing new until it is settled
+        earlier = self.settle(eid, index)
+        if earlier != "none":  # pending: nothing new until it is settled; settled: this round's reading is stale
+            watch.dirty = True
+            return
         snap = self.snapshot(eid, index, block, now)
         if snap is None:  # not a phase of this contract (a reorg took its execution away, or bad input)
             self._close(record, block, "unknown execution")
@@ -450,7 +454,7 @@ class WorkflowDriver:
 
         watch.dirty = True  # whatever happens, look again next round
         try:
-            pending = self.sender.send(fn, on_signed=record_signed)
+            pending = self.sender.send(fn, on_signed=record_signed, estimate_block="pending")
         except RevertError as exc:  # the dry run (gas estimation) reverted: nothing was sent
             self._reverted(action, eid, index, slot, exc, watch, attempt=None, sent_at=sent_at)
             return
@@ -506,15 +510,16 @@ class WorkflowDriver:
         if outcome == "not_yet" and watch is not None:  # the clock of the next block decides: look again shortly
             watch.dirty, watch.next_try = False, time.monotonic() + NOT_YET_DELAY
 
-    def settle(self, eid: str, index: int) -> bool:
-        """Settle the phase's unsettled transactions (from before a restart, or a receipt wait that gave up);
-        True when none is left pending."""
-        settled = True
+    def settle(self, eid: str, index: int) -> str:
+        """Settle the phase's unsettled transactions (from before a restart, or a receipt wait that gave up):
+        "none" if there were none, "pending" if one is still waiting to be mined, else "settled"."""
+        found = "none"
         for row in self.store.workflow_actions(self.chain, eid, index):
             if row.outcome not in st.UNSETTLED or not row.tx_hash:
                 continue
             pending = self.sender.adopt(bytes.fromhex(row.tx_hash[2:]), row.raw_tx, row.nonce,
                                         f"WorkflowStateMachine.{ACTIONS[row.action]}")
+            found = "settled" if found == "none" else found
             if pending is None:
                 self.store.add_workflow_action(self.chain, st.ActionRecord(
                     eid, index, row.action, row.slot, row.attempt, row.tx_hash, "dropped",
@@ -524,5 +529,5 @@ class WorkflowDriver:
             log.info("workflow waiting for an earlier transaction chain=%s execution=%s phase=%d action=%s slot=%d "
                      "tx=%s", self.chain, eid, index, row.action, row.slot, row.tx_hash)
             if not self._wait(row.action, eid, index, row.slot, row.attempt, row.tx_hash, row.sent_at, pending, None):
-                settled = False
-        return settled
+                found = "pending"
+        return found
