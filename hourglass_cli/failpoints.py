@@ -25,6 +25,12 @@ POINTS = {
     "aggregator.submit.sent": "the node took submitResult; the aggregator has not recorded it as sent",
     "aggregator.submit.recorded": "submitResult is recorded as sent; its receipt has not been read",
 }
+# The workflow driver's transactions: task = startPhaseTask, update = startContinuousUpdate, complete =
+# completePhase, timeout = checkPhaseTimeout.
+for _action in ("task", "update", "complete", "timeout"):
+    POINTS[f"workflow.{_action}.signed"] = f"the driver's {_action} transaction is signed and recorded; not sent"
+    POINTS[f"workflow.{_action}.sent"] = f"the node took the driver's {_action} transaction; not recorded as sent"
+    POINTS[f"workflow.{_action}.recorded"] = f"the driver's {_action} transaction is recorded as sent; no receipt yet"
 
 _armed: dict[str, tuple[str, int]] | None = None
 _hits: dict[str, int] = {}

@@ -158,11 +158,21 @@ class Metrics:
         self.pairings = Gauge(f"{ns}_pairing_work", "BN254 pairing checks and Miller-loop pairs computed.",
                               ["kind"], read=pairing_counts)
         self.in_flight = Gauge(f"{ns}_sessions_in_flight", "Task sessions running now.")
+        self.workflow_actions = Counter(f"{ns}_workflow_actions_total",
+                                        "Workflow driver actions (task, update, complete, timeout) by outcome.",
+                                        ["chain", "action", "outcome"])
+        self.workflow_open_phases = Gauge(f"{ns}_workflow_open_phases", "Workflow phases the driver watches.",
+                                          ["chain"])
+        self.workflow_blocks = Gauge(f"{ns}_workflow_scanned_block", "Highest block the workflow driver scanned.",
+                                     ["chain"])
+        self.workflow_errors = Counter(f"{ns}_workflow_errors_total",
+                                       "Workflow driver failures (a look at the chain, a phase it could not handle).",
+                                       ["chain", "kind"])
 
     def all(self) -> list[_Metric]:
         return [self.tasks, self.task_outcomes, self.stage_seconds, self.responses, self.response_seconds,
-                self.submissions, self.blocks,
-                self.reorgs, self.pairings, self.in_flight]
+                self.submissions, self.blocks, self.reorgs, self.pairings, self.in_flight, self.workflow_actions,
+                self.workflow_open_phases, self.workflow_blocks, self.workflow_errors]
 
     def render(self) -> str:
         lines: list[str] = []

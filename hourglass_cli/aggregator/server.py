@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
     from hourglass_cli.aggregator.poller import ChainPoller
     from hourglass_cli.aggregator.session import TaskSession
+    from hourglass_cli.aggregator.workflow_driver import WorkflowDriver
 
 log = logging.getLogger("hourglass.aggregator")
 
@@ -58,6 +59,7 @@ class Aggregator:
         self._web3s = dict(web3s or {})  # rpc_url -> Web3 (tests may hand in their own)
         self.store: st.Store | None = None
         self.pollers: list[ChainPoller] = []
+        self.drivers: list[WorkflowDriver] = []
         self.sessions: dict[tuple[str, str], TaskSession] = {}
         self._sessions_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
@@ -137,11 +139,37 @@ class Aggregator:
                                  on_verified=self.on_verified, on_orphaned=self.on_orphaned, metrics=self.metrics)
             self.pollers.append(poller)
             poller.start()
+        for section in cfg.chains:
+            if section.workflow_state_machine:
+                self.drivers.append(self._driver(section, chains[section.name], senders[section.name]))
+        for driver in self.drivers:
+            driver.start()
         self._http.start()
-        log.info("aggregator started operator=%s avs=%s chains=%s resumed=%d http=%s:%d signer=%s sender=%s",
-                 agg.operator_address, avs, ",".join(chains), len(resumed), agg.host, self.port,
-                 signer.curve.value, next(iter(senders.values())).address)
+        log.info("aggregator started operator=%s avs=%s chains=%s resumed=%d http=%s:%d signer=%s sender=%s "
+                 "workflows=%s", agg.operator_address, avs, ",".join(chains), len(resumed), agg.host, self.port,
+                 signer.curve.value, next(iter(senders.values())).address,
+                 ",".join(d.chain for d in self.drivers) or "-")
         return self.port
+
+    def _driver(self, section: Any, contracts: Any, sender: Any) -> WorkflowDriver:
+        """The workflow driver of one chain; its contract must be a WorkflowStateMachine on this mailbox."""
+        from eth_utils import to_checksum_address
+
+        from hourglass_cli.aggregator.workflow_driver import WorkflowDriver
+
+        cfg = self.config
+        where = f"{cfg.file}: [[chains]] {section.name}: workflow_state_machine {section.workflow_state_machine}"
+        if not bytes(contracts.w3.eth.get_code(to_checksum_address(section.workflow_state_machine))):
+            raise ConfigError(f"{where}: no contract at that address")
+        try:
+            driver = WorkflowDriver(section, contracts.w3, section.workflow_state_machine, sender, self.store,
+                                    metrics=self.metrics, mailbox=contracts.mailbox)
+            mailbox = driver.wsm.functions.mailbox().call()
+        except Exception as exc:  # noqa: BLE001 - not a WorkflowStateMachine
+            raise ConfigError(f"{where}: not a WorkflowStateMachine ({str(exc)[:200]})") from None
+        if to_checksum_address(mailbox) != to_checksum_address(contracts.mailbox.address):
+            raise ConfigError(f"{where}: it uses the mailbox {mailbox}, not this chain's {contracts.mailbox.address}")
+        return driver
 
     # -- tasks --
 
@@ -200,6 +228,10 @@ class Aggregator:
             ok = ok and healthy
             chains[p.chain] = {"healthy": healthy, "last_poll_age_s": round(time.monotonic() - p.last_ok, 3)
                                if p.last_ok else None, "error": p.last_error}
+        for d in self.drivers:
+            chains.setdefault(d.chain, {})["workflow"] = {
+                "last_round_age_s": round(time.monotonic() - d.last_ok, 3) if d.last_ok else None,
+                "error": d.last_error}
         with self._sessions_lock:
             running = len(self.sessions)
         return ok, {"status": "ok" if ok else "unhealthy", "chains": chains, "sessions": running}
@@ -207,6 +239,8 @@ class Aggregator:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop pollers, cancel sessions (they stay in flight in the store and resume next start), close all."""
         self.stopping.set()
+        for d in self.drivers:
+            d.close(timeout)
         for p in self.pollers:
             p.close(timeout)
         with self._sessions_lock:

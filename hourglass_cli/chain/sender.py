@@ -178,10 +178,20 @@ class TxSender:
 
     # ---------------------------------------------------------------- sending
 
-    def estimate(self, call: Any, value: int = 0, *, _request: dict[str, Any] | None = None,
-                 _what: str | None = None) -> int:
-        """Gas for `call` with the sender's margin; RevertError naming the custom error if it reverts."""
+    def estimate(self, call: Any, value: int = 0, *, block: str | None = None,
+                 _request: dict[str, Any] | None = None, _what: str | None = None) -> int:
+        """Gas for `call` with the sender's margin; RevertError naming the custom error if it reverts.
+
+        `block` "pending" runs the dry run in the next block's context (its timestamp), for calls gated by time:
+        at "latest" (the default) a chain that mines only on demand keeps an old timestamp forever."""
         request = _request or self._request(call, value)
+        if block:
+            try:
+                return self._with_margin(int(self.w3.eth.estimate_gas(request, block)))  # type: ignore[arg-type]
+            except Exception as exc:  # noqa: BLE001 - classified below
+                if is_revert(exc) or revert_data(exc):
+                    raise revert_error(_what or describe(call), exc) from None
+                # a node without block tags for estimates (eth-tester): the default block
         try:
             estimate = int(self.w3.eth.estimate_gas(request))
         except Exception as exc:  # noqa: BLE001 - classified below
@@ -190,6 +200,9 @@ class TxSender:
                 raise revert_error(what, exc) from None
             raise ChainError(f"{what}: gas estimation failed: {exc}",
                              hint="check the RPC URL and that the chain is running") from None
+        return self._with_margin(estimate)
+
+    def _with_margin(self, estimate: int) -> int:
         self._fees()
         return min(math.ceil(estimate * self.gas_margin), self._chain.gas_cap)
 
@@ -202,7 +215,8 @@ class TxSender:
         return request
 
     def send(self, call: Any, *, gas: int | None = None, value: int = 0,
-             on_signed: Callable[[bytes, bytes, int], None] | None = None) -> PendingTx:
+             on_signed: Callable[[bytes, bytes, int], None] | None = None,
+             estimate_block: str | None = None) -> PendingTx:
         """Sign and send `call` (bound function, constructor or `Call`); returns without waiting.
 
         `on_signed(tx_hash, raw_tx, nonce)` runs after signing and before sending (under the account's lock),
@@ -213,7 +227,7 @@ class TxSender:
         what = describe(call, data)
         request = self._request(call, value, data)
         if gas is None:
-            gas = self.estimate(call, value, _request=request, _what=what)
+            gas = self.estimate(call, value, block=estimate_block, _request=request, _what=what)
         chain_id = self.chain_id
         fees = self._fees()
         last_error: Exception | None = None
@@ -283,7 +297,8 @@ class TxSender:
             tx = self.w3.eth.get_transaction(tx_hash)
         except TransactionNotFound:
             return None
-        request: dict[str, Any] = {"from": self.address, "data": _hex(tx.get("input", b"")),
+        # eth-tester names the calldata "data", nodes "input"
+        request: dict[str, Any] = {"from": self.address, "data": _hex(tx.get("input", tx.get("data", b""))),
                                    "value": int(tx.get("value", 0)), "gas": int(tx.get("gas", 0))}
         if tx.get("to"):
             request["to"] = to_checksum_address(tx["to"])

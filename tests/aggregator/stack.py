@@ -43,6 +43,13 @@ class OffByOnePerformer(SquarePerformer):
         return encode(["uint256"], [value + 1])
 
 
+class PhasePerformer(SquarePerformer):
+    """The square example, and workflow phases: answers a phase's task with "<name>#<update>"."""
+
+    def handle_phase(self, request: Any) -> bytes:
+        return f"{request.phase_name}#{request.update}".encode()
+
+
 class BigResultPerformer(SquarePerformer):
     """Answers a number n ≥ 1000 with n bytes (0x07 each); smaller numbers with their square."""
 
@@ -115,7 +122,8 @@ class Devnet:
 
     def performer_port(self, kind: str = "square") -> int:
         if kind not in self.performers:
-            performer = {"square": SquarePerformer, "off-by-one": OffByOnePerformer, "big": BigResultPerformer}[kind]
+            performer = {"square": SquarePerformer, "off-by-one": OffByOnePerformer, "big": BigResultPerformer,
+                         "phase": PhasePerformer}[kind]
             server = PerformerServer(performer(), port=0)
             server.start()
             self.performers[kind] = server
@@ -129,7 +137,8 @@ class Devnet:
         (folder / "password.txt").write_text(DEVNET_KEYSTORE_PASSWORD + "\n")
         c = self.core
         if performer is None:
-            port = self.performer_port({"wrong_result": "off-by-one", "big_result": "big"}.get(kind, "square"))
+            port = self.performer_port({"wrong_result": "off-by-one", "big_result": "big",
+                                        "phases": "phase"}.get(kind, "square"))
             performer = {"runtime": "remote", "address": f"127.0.0.1:{port}"}
         return write_toml(folder / "executor.toml", {
             "executor": {"operator_address": op.address, "avs_address": c.avs, "port": self.ports[i],
@@ -165,7 +174,7 @@ class Devnet:
 
     # -- aggregator config --
 
-    def aggregator_config(self, folder: Path, **aggregator: Any) -> Path:
+    def aggregator_config(self, folder: Path, chain: dict[str, Any] | None = None, **aggregator: Any) -> Path:
         """An aggregator config for this devnet (keys from keystores, password from a file)."""
         from hourglass_cli.crypto.keystore import LIGHT_SCRYPT, save_ecdsa_keystore
 
@@ -182,7 +191,8 @@ class Devnet:
                      "password_file": "password.txt"},
             "l1": {"rpc_url": self.rpc_url, "task_avs_registrar": self.core.task_avs_registrar},
             "chains": [{"name": "l1", "rpc_url": self.rpc_url, "task_mailbox": self.core.task_mailbox,
-                        "start_block": self.core.deployed_at_block, "confirmations": 0, "poll_interval": 0.02}],
+                        "start_block": self.core.deployed_at_block, "confirmations": 0, "poll_interval": 0.02,
+                        **(chain or {})}],
         })
 
     # -- tasks --
