@@ -78,7 +78,7 @@ _MIGRATIONS = {
 PHASE_OPEN, PHASE_CLOSED = "open", "closed"
 # Workflow action outcomes: 'signed', 'sent' (unsettled, as for submissions), then 'ok' | 'done_elsewhere' (it
 # reverted because another caller did it first: success) | 'failed' | 'dropped'.
-ACTION_OUTCOMES = ("signed", "sent", "ok", "done_elsewhere", "failed", "dropped")
+ACTION_OUTCOMES = ("signed", "sent", "ok", "done_elsewhere", "failed", "dropped", "refused")
 
 # Submission outcomes: 'signed' (recorded before it is sent: it may or may not have reached the node), 'sent',
 # then 'ok' | 'failed' | 'dropped' (it can never be mined: its nonce went to another transaction).

@@ -59,7 +59,7 @@ EXECUTION_STATUS = ("NONE", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
 PHASE_STATUS = ("PENDING", "ACTIVE", "COMPLETED", "FAILED", "CONDITIONAL_WAITING", "TIMED_OUT")
 
 ACTIONS = {"task": "startPhaseTask", "update": "startContinuousUpdate", "complete": "completePhase",
-           "timeout": "checkPhaseTimeout"}
+           "timeout": "checkPhaseTimeout", "trigger": "triggerFromTask"}
 # Reverts that mean "someone else did it first" (or made it moot): success, look at the phase again.
 _ALWAYS_DONE = {"ExecutionNotRunning", "InvalidPhaseStatus"}
 DONE_ELSEWHERE = {
@@ -67,7 +67,12 @@ DONE_ELSEWHERE = {
     "update": _ALWAYS_DONE | {"AllUpdatesCreated"},
     "complete": _ALWAYS_DONE | {"NothingNewVerified"},
     "timeout": _ALWAYS_DONE,
+    "trigger": _ALWAYS_DONE,
 }
+# A trigger the contract refuses on its merits (the certified value does not meet the condition, the driver is not
+# an authorized trigger source): recorded once as 'refused', never sent again — the phase waits for someone else.
+REFUSED = {"trigger": {"ConditionNotMet", "InvalidTriggerData", "NotAuthorizedTrigger", "TaskNotVerified",
+                       "ForeignTask"}}
 # Reverts that mean "not yet", or that our reading went stale (UpdateNotDue also when another caller took the
 # slot: the next reading shows its task): look again shortly, no backoff.
 NOT_YET = {"PhaseNotTimedOut", "PhaseDeadlinePassed", "TaskNotVerified", "PhaseHasNoTask", "UpdateNotDue"}
@@ -83,6 +88,7 @@ class PhaseDef:
     phase_type: int
     interval: int = 0
     required_updates: int = 0
+    trigger_from: int | None = None  # a CONDITIONAL phase opened by that phase's verified task (trigger_from)
 
 
 @dataclass
@@ -343,6 +349,8 @@ class WorkflowDriver:
                 if kind == CONTINUOUS:
                     interval, required = decode(["uint256", "uint256"], metadata)
                     phases.append(PhaseDef(kind, int(interval), int(required)))
+                elif kind == CONDITIONAL:
+                    phases.append(PhaseDef(kind, trigger_from=_trigger_from(metadata)))
                 else:
                     phases.append(PhaseDef(kind))
             if not phases:
@@ -397,9 +405,12 @@ class WorkflowDriver:
             self.act(record, watch, "timeout", 0)
             return
         watch.due_at = snap.deadline
-        if snap.status == CONDITIONAL_WAITING:
-            return  # a trigger opens it; until then only its timeout can be due
         phase = self.definition(snap.workflow_id, index)
+        if snap.status == CONDITIONAL_WAITING:
+            # A trigger opens it (or, with trigger_from, the driver does with that phase's certified task);
+            # until then only its timeout can be due.
+            self._trigger_from(record, watch, phase, block, now)
+            return
         verified = sum(1 for s in snap.task_statuses if s == TaskStatus.VERIFIED)
         if phase.phase_type == CONTINUOUS:
             if verified > snap.verified_updates:
@@ -418,6 +429,20 @@ class WorkflowDriver:
         elif not snap.tasks:
             self.act(record, watch, "task", 0)
 
+    def _trigger_from(self, record: st.PhaseRecord, watch: Watch, phase: PhaseDef, block: int, now: int) -> None:
+        if phase.trigger_from is None:
+            return
+        eid, index = record.execution_id, record.phase_index
+        if any(r.action == "trigger" for r in self.store.workflow_actions(self.chain, eid, index)
+               if r.outcome in ("ok", "done_elsewhere", "refused")):
+            return  # done once: a refused trigger leaves the phase to its other trigger sources
+        source = self.snapshot(eid, phase.trigger_from, block, now)
+        if source is None or source.status != COMPLETED or not source.tasks:
+            return
+        if source.task_statuses[-1] != TaskStatus.VERIFIED:
+            return
+        self.act(record, watch, "trigger", 0, source.tasks[-1])
+
     def _close(self, record: st.PhaseRecord, block: int, reason: str) -> None:
         self.store.workflow_close(self.chain, record.execution_id, record.phase_index, block, reason)
         self._forget(record.key)
@@ -434,10 +459,10 @@ class WorkflowDriver:
         log.log(level, "workflow action=%s chain=%s execution=%s phase=%d slot=%d outcome=%s tx=%s gas=%s detail=%r",
                 action, self.chain, eid, index, slot, outcome, tx or "-", gas if gas is not None else "-", detail)
 
-    def act(self, record: st.PhaseRecord, watch: Watch, action: str, slot: int) -> None:
+    def act(self, record: st.PhaseRecord, watch: Watch, action: str, slot: int, *extra: Any) -> None:
         """Send `action` for `slot` of the phase: recorded signed before it is sent, settled before the next."""
         eid, index = record.execution_id, record.phase_index
-        fn = getattr(self.wsm.functions, ACTIONS[action])(bytes.fromhex(eid[2:]), index)
+        fn = getattr(self.wsm.functions, ACTIONS[action])(bytes.fromhex(eid[2:]), index, *extra)
         rows = self.store.workflow_actions(self.chain, eid, index)
         attempt = max((r.attempt for r in rows if r.action == action and r.slot == slot), default=0) + 1
         sent_at = time.time()
@@ -496,6 +521,11 @@ class WorkflowDriver:
         name = exc.error_name or ""
         if name in DONE_ELSEWHERE[action]:
             outcome = "done_elsewhere"
+        elif name in REFUSED.get(action, ()):
+            outcome = "refused"
+            if attempt is None:  # a refused dry run sent nothing: remember it anyway, so it is not tried again
+                self.store.add_workflow_action(self.chain, st.ActionRecord(
+                    eid, index, action, slot, 1, None, "refused", f"{name} {exc.message}"[:500], None, sent_at))
         elif name in NOT_YET:
             outcome = "not_yet"
         else:
@@ -531,3 +561,16 @@ class WorkflowDriver:
             if not self._wait(row.action, eid, index, row.slot, row.attempt, row.tx_hash, row.sent_at, pending, None):
                 found = "pending"
         return found
+
+
+def _trigger_from(metadata: bytes) -> int | None:
+    """The source phase of a CONDITIONAL phase's `trigger_from` (workflows.definition), or None."""
+    from hourglass_cli.workflows.definition import TRIGGER_FROM
+
+    if not metadata:
+        return None
+    try:
+        tag, index = decode(["string", "uint32"], metadata)
+    except Exception:  # noqa: BLE001 - free metadata of another shape
+        return None
+    return int(index) if tag == TRIGGER_FROM else None

@@ -348,3 +348,32 @@ def test_store_migrates_a_schema_2_database(tmp_path: Path) -> None:
     store.workflow_rewind("l1", st.Checkpoint(8, "0x08"))
     assert [p.state for p in store.workflow_phases("l1", None)] == [st.PHASE_OPEN]
     store.close()
+
+
+@pytest.mark.parametrize("certified, opens", [(6000, True), (4000, False)])
+def test_trigger_from_opens_a_conditional_phase_with_the_certified_result(env: w.Env, harness: Harness,
+                                                                           certified: int, opens: bool) -> None:
+    """`trigger_from` (workflows.definition): the driver calls triggerFromTask with the source phase's verified
+    task; a value that does not meet the condition is refused once — no transaction, no retry — and the phase
+    keeps waiting for its other trigger sources."""
+    from eth_abi import encode
+
+    from hourglass_cli.workflows.definition import TRIGGER_FROM
+
+    cond = w.condition(w.C_PRICE, ["uint256", "bool"], [5000, True])
+    gate = w.phase("gate", w.CONDITIONAL, deps=(0,), condition=cond,
+                   metadata=encode(["string", "uint32"], [TRIGGER_FROM, 0]))
+    wf = env.register([w.phase("agree"), gate], triggers=[harness.account])
+    ex, _ = env.execute(wf)
+    harness.rounds()
+    env.certify(env.task(ex, 0), encode(["uint256"], [certified]))
+    harness.rounds(5)
+    assert env.statuses(ex)[0] == w.COMPLETED
+    if opens:
+        assert env.statuses(ex)[1] == w.ACTIVE and env.state(ex, 1)["input"] == encode(["uint256"], [certified])
+    else:
+        assert env.statuses(ex)[1] == w.WAITING
+        refused = [a for a in harness.store.workflow_actions("l1", "0x" + ex.hex(), 1) if a.action == "trigger"]
+        assert [a.outcome for a in refused] == ["refused"] and "ConditionNotMet" in (refused[0].detail or "")
+    trigger_txs = [t for t in harness.txs() if t[0] not in ("completePhase", "startPhaseTask")]
+    assert len(trigger_txs) == (1 if opens else 0), trigger_txs
