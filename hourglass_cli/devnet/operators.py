@@ -1,7 +1,7 @@
 """The devnet's operators: derived keys, keystores, on-chain registration, operator tables, mailbox config.
 
 Operator 0 is the aggregator (operator set 0), operators 1..N the executors: the first set's (by default the only
-one, set 1) first, then each further executor set's in order (`sets.ExecutorSetSpec`). Signing keys
+one, set 1) first, then each further executor set's in order (`operator_sets.ExecutorSetSpec`). Signing keys
 derive from a devnet seed (`bn254.PrivateKey.from_seed(seed ‖ index)`, ECDSA likewise), so the same seed
 always gives the same keys; they are distinct from the operators' account keys (the mnemonic's).
 """
@@ -18,7 +18,7 @@ from eth_utils import keccak
 
 from hourglass_cli.chain.structs import ConsensusType, CurveType, TaskConfig
 from hourglass_cli.crypto import bn254, ecdsa
-from hourglass_cli.devnet.sets import ExecutorSetSpec
+from hourglass_cli.operator_sets import ExecutorSetSpec
 from hourglass_cli.errors import DevnetError
 
 if TYPE_CHECKING:

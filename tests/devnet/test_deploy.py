@@ -23,7 +23,7 @@ from hourglass_cli.chain.structs import (
 from hourglass_cli.crypto import bn254, ecdsa, keystore, merkle
 from hourglass_cli.devnet.accounts import DevnetAccounts, derive_account, devnet_accounts
 from hourglass_cli.devnet.deploy import CoreContracts, CoreDeployment, deploy_core
-from hourglass_cli.devnet.sets import ExecutorSetSpec
+from hourglass_cli.operator_sets import ExecutorSetSpec
 from hourglass_cli.devnet.operators import (
     DEVNET_KEYSTORE_PASSWORD,
     DevnetOperators,

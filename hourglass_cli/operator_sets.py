@@ -1,4 +1,4 @@
-"""The devnet's executor operator sets: which ids, how many operators each, which curve, which threshold.
+"""Executor operator sets as hourglass.toml declares them and the devnet creates them: ids, operators, curve, threshold.
 
 `[devnet].executor_sets` in hourglass.toml lists them (``[{ id = 1, operators = 4, curve = "bn254" }, …]``);
 without it the devnet has one set, id 1, of `[devnet].operators` operators on `[devnet].curve` — what it always
