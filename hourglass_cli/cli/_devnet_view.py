@@ -153,7 +153,8 @@ def set_rows(deployment: dict[str, Any] | None, operators: dict[str, Any] | None
         count = sum(1 for op in members if op.get("role") == "executor" and op.get("operator_set_id") == entry["id"])
         bips = (configs.get(str(entry["id"])) or {}).get("bips")
         threshold = f", threshold {bips / 100:g}%" if isinstance(bips, int) else ""
-        rows.append((f"executor set {entry['id']}", f"{count} operators, {entry['curve']}{threshold}"))
+        rows.append((f"executor set {entry['id']}",
+                     f"{count} operator{'' if count == 1 else 's'}, {entry['curve']}{threshold}"))
     return rows
 
 
@@ -181,8 +182,11 @@ def summary(state: DevnetState) -> RenderableType:
     places += contract_rows(state.deployment, state.project_contracts.get("l1"))
     places += workflow_row(state.deployment)
     if state.deployment:
-        places += [("AVS", str(state.deployment.get("avs"))), ("curve", str(state.deployment.get("curve")))]
-        places += set_rows(state.deployment, state.operators)
+        sets = set_rows(state.deployment, state.operators)
+        curve = str(state.deployment.get("curve"))  # the aggregator set's; with several sets each row has its own
+        places += [("AVS", str(state.deployment.get("avs"))),
+                   ("curve", curve) if len(sets) == 1 else ("aggregator set", f"0, {curve}")]
+        places += sets
     parts: list[Any] = [_pairs(places)]
     operators = (state.operators or {}).get("operators", [])
     if operators:
