@@ -271,10 +271,11 @@ def deploy_contracts(
     fee_split: int = 0,
     version: str = CONTRACTS_VERSION,
     same_second_results: bool = True,
-    workflow: bool = True,
+    workflow: bool = False,
 ) -> ContractAddresses:
     """Deploy the core contracts, the AVS's registrar (owned by `avs`) and hook and (`workflow`) the
-    WorkflowStateMachine; wait for all of them."""
+    WorkflowStateMachine; wait for all of them. (The contract tests' stack deploys its own workflow contract;
+    `deploy_core`, the devnet's, deploys ours by default.)"""
     from hourglass_cli.chain.sender import wait_all
 
     addresses, deploys, calls = _send_contracts(deployer, avs, avs_config, max_task_sla, fee_split, version,
