@@ -114,7 +114,13 @@ class DevnetSection:
     chain_port: int = setting(0, "JSON-RPC port of the L1 chain (0 = pick a free one).", min=0, max=65535)
     l2: bool = setting(False, "Also start a second chain with the mailbox and verifiers deployed there.")
     block_time: float = setting(0.0, "Seconds between blocks (0 = mine on every transaction).", min=0, max=60)
-    stake_weights: list = setting([], "Stake weight of each operator, in operator order (empty = all equal).")
+    stake_weights: list = setting([], "Stake weight of each executor operator, in operator order: every set's, the "
+                                      "sets in order (empty = all equal).")
+    executor_sets: list = setting(
+        [], "Executor operator sets, each a table: id (1 or more, unique; 0 is the aggregator's set), operators "
+            "(default: operators above), curve (default: curve above), threshold (basis points; default: "
+            "[task].threshold_bips), e.g. [{ id = 1, operators = 4, curve = \"bn254\" }, { id = 2, operators = 3, "
+            "curve = \"ecdsa\" }] (empty = one set, id 1, of `operators` operators on `curve`).")
     block_gas_limit: int = setting(
         300_000_000, "Gas per block on the devnet's chains: room for ~200 KB task payloads and results (storing 32 "
                      "bytes costs ~22,000 gas); set your target chain's (Ethereum: 36M-60M) to see what fits there.",
@@ -230,13 +236,30 @@ def _check_cross_field(config: ProjectConfig, file: str) -> None:
         raise ConfigError(f"{file}: [performer].command must not be empty when runtime = 'process'")
     if perf.runtime == "process" and not all(isinstance(a, str) for a in perf.command):
         raise ConfigError(f"{file}: [performer].command must be a list of strings")
-    weights = config.devnet.stake_weights
+    dev = config.devnet
+    sets = executor_sets_of(dev, file)
+    weights = dev.stake_weights
     if weights:
-        if len(weights) != config.devnet.operators:
-            raise ConfigError(f"{file}: [devnet].stake_weights has {len(weights)} entries but "
-                              f"[devnet].operators is {config.devnet.operators}; give one weight per operator")
+        total = sum(spec.operators for spec in sets) if sets else dev.operators
+        if len(weights) != total:
+            counted = (f"the executor sets have {total} operators" if sets else
+                       f"[devnet].operators is {dev.operators}")
+            raise ConfigError(f"{file}: [devnet].stake_weights has {len(weights)} entries but {counted}; give one "
+                              "weight per operator")
         if not all(isinstance(w, int) and not isinstance(w, bool) and w > 0 for w in weights):
             raise ConfigError(f"{file}: [devnet].stake_weights must be positive whole numbers")
+
+
+def executor_sets_of(devnet: DevnetSection, file: str = CONFIG_FILENAME, curve: str | None = None) -> tuple[Any, ...]:
+    """[devnet].executor_sets as `operator_sets.ExecutorSetSpec`s (() when the key is empty: the single default set);
+    entries without a curve get `curve` (default [devnet].curve), without operators [devnet].operators."""
+    from hourglass_cli.operator_sets import parse_executor_sets
+
+    try:
+        return parse_executor_sets(devnet.executor_sets, f"{file}: [devnet].executor_sets",
+                                   default_operators=devnet.operators, default_curve=curve or devnet.curve)
+    except ValueError as exc:
+        raise ConfigError(str(exc), hint="see `hourglass config example` for the form of executor_sets") from None
 
 
 def read_toml(path: Path, missing_hint: str) -> dict[str, Any]:

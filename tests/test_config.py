@@ -72,3 +72,90 @@ def test_float_fields_accept_ints_and_find_config_walks_up(tmp_path: Path) -> No
     found = find_config(sub)
     assert found == tmp_path / "hourglass.toml"
     assert load_config(found).performer.startup_timeout == 5.0
+
+
+# ------------------------------------------------------------------ [devnet].executor_sets (issue #13)
+
+SETS_TOML = '''
+[devnet]
+curve = "ecdsa"
+operators = 2
+executor_sets = [{ id = 1, operators = 4, curve = "bn254" }, { id = 2, operators = 3, curve = "ecdsa" },
+                 { id = 3 }, { id = 7, operators = 1, threshold = 5000 }]
+'''
+
+
+def test_executor_sets_default_to_the_single_set() -> None:
+    from hourglass_cli.config import executor_sets_of
+
+    assert ProjectConfig().devnet.executor_sets == []
+    assert executor_sets_of(ProjectConfig().devnet) == ()
+
+
+def test_executor_sets_parse_with_defaults_from_operators_and_curve() -> None:
+    from hourglass_cli.config import executor_sets_of
+    from hourglass_cli.operator_sets import ExecutorSetSpec
+
+    config = parse_config(tomllib.loads(SETS_TOML))
+    assert executor_sets_of(config.devnet) == (
+        ExecutorSetSpec(1, 4, "bn254"), ExecutorSetSpec(2, 3, "ecdsa"), ExecutorSetSpec(3, 2, "ecdsa"),
+        ExecutorSetSpec(7, 1, "ecdsa", 5000))
+    # --curve on the command line gives the curve of the sets that name none
+    assert [s.curve for s in executor_sets_of(config.devnet, curve="bn254")] == ["bn254", "ecdsa", "bn254", "bn254"]
+
+
+@pytest.mark.parametrize(("sets", "message"), [
+    ('{ id = 1 }', "must be a list"),
+    ('[1, 2]', "entry 1 must be a table"),
+    ('[{ operators = 4 }]', "entry 1: id is required"),
+    ('[{ id = 0 }]', "id 0 is the aggregator's operator set"),
+    ('[{ id = -1 }]', "id must be from 1 to 4294967295"),
+    ('[{ id = 4294967296 }]', "id must be from 1 to 4294967295"),
+    ('[{ id = true }]', "id must be a whole number"),
+    ('[{ id = "2" }]', "id must be a whole number"),
+    ('[{ id = 1 }, { id = 2 }, { id = 1 }]', "two entries have id 1"),
+    ('[{ id = 1, operators = 0 }]', "operators must be from 1 to 64"),
+    ('[{ id = 1, operators = 65 }]', "operators must be from 1 to 64"),
+    ('[{ id = 1, operators = 40 }, { id = 2, operators = 25 }]', "65 executor operators in all"),
+    ('[{ id = 1, curve = "secp256r1" }]', "curve must be one of 'bn254', 'ecdsa'"),
+    ('[{ id = 1, threshold = 0 }]', "threshold must be from 1 to 10000"),
+    ('[{ id = 1, threshold = 10001 }]', "threshold must be from 1 to 10000"),
+    ('[{ id = 1, threshold = 66.7 }]', "threshold must be a whole number"),
+    ('[{ id = 1 }, { id = 2, operater = 3 }]', "entry 2: unknown key 'operater' (did you mean 'operators'?)"),
+])
+def test_bad_executor_sets_are_refused_naming_the_file_entry_and_rule(tmp_path: Path, sets: str,
+                                                                      message: str) -> None:
+    p = tmp_path / "hourglass.toml"
+    p.write_text(f"[devnet]\nexecutor_sets = {sets}\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(p)
+    assert message in info.value.message and str(p) in info.value.message
+    assert "[devnet].executor_sets" in info.value.message
+
+
+def test_stake_weights_count_every_sets_operators(tmp_path: Path) -> None:
+    base = '[devnet]\nexecutor_sets = [{ id = 1, operators = 2 }, { id = 2, operators = 3 }]\n'
+    p = tmp_path / "hourglass.toml"
+    p.write_text(base + "stake_weights = [1, 2, 3, 4, 5]\n")
+    assert load_config(p).devnet.stake_weights == [1, 2, 3, 4, 5]
+    p.write_text(base + "stake_weights = [1, 2, 3, 4]\n")
+    with pytest.raises(ConfigError, match="4 entries but the executor sets have 5 operators"):
+        load_config(p)
+
+
+def test_devnet_options_carry_the_sets(tmp_path: Path) -> None:
+    from hourglass_cli.devnet.options import DevnetOptions, resolve_options
+    from hourglass_cli.errors import UsageError
+    from hourglass_cli.operator_sets import ExecutorSetSpec
+
+    (tmp_path / "hourglass.toml").write_text(SETS_TOML)
+    options = resolve_options(tmp_path)
+    assert options.operators == 10 and options.curve == "ecdsa"
+    assert [s.id for s in options.sets] == [1, 2, 3, 7] and options.sets[3] == ExecutorSetSpec(7, 1, "ecdsa", 5000)
+    assert DevnetOptions.from_json(options.to_json()) == options
+    with pytest.raises(UsageError, match="--operators sets the size of the single executor set"):
+        resolve_options(tmp_path, operators=3)
+    (tmp_path / "hourglass.toml").write_text("[devnet]\noperators = 3\n")
+    single = resolve_options(tmp_path, operators=5, curve="ecdsa")
+    assert single.executor_sets == () and single.sets == (ExecutorSetSpec(1, 5, "ecdsa"),)
+    assert DevnetOptions.from_json(single.to_json()) == single

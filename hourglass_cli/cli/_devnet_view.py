@@ -17,7 +17,7 @@ _STYLE = {"healthy": "green", "starting": "yellow", "down": "red", "stopped": "d
 _CONTRACTS = (("TaskMailbox", "task_mailbox"), ("TaskAVSRegistrar", "task_avs_registrar"),
               ("KeyRegistrar", "key_registrar"), ("BN254CertificateVerifier", "bn254_certificate_verifier"),
               ("ECDSACertificateVerifier", "ecdsa_certificate_verifier"), ("AVSTaskHook", "avs_task_hook"),
-              ("OperatorTableUpdater", "operator_table_updater"))
+              ("OperatorTableUpdater", "operator_table_updater"), ("WorkflowStateMachine", "workflow_state_machine"))
 
 
 def _uptime(started_at: float | None) -> str:
@@ -119,13 +119,42 @@ def contract_rows(deployment: dict[str, Any] | None, project: dict[str, str] | N
     rows = []
     for label, key in _CONTRACTS:
         address = str(deployment.get(key, ""))
-        hook = next((name for name, at in own.items() if key == "avs_task_hook" and at.lower() == address.lower()),
-                    None)
-        if hook is not None:
-            label = f"{hook} (task hook)"  # short: a wide label column would fold addresses at 80 columns
-            del own[hook]
+        if not address:
+            continue  # e.g. no workflow contract
+        mine = next((name for name, at in own.items() if key in ("avs_task_hook", "workflow_state_machine")
+                     and at.lower() == address.lower()), None)
+        if mine is not None:  # short labels: a wide label column would fold addresses at 80 columns
+            label = f"{mine} (task hook)" if key == "avs_task_hook" else f"{mine} (workflows)"
+            del own[mine]
         rows.append((label, address))
     rows += [(f"{name} (project)", address) for name, address in own.items()]
+    return rows
+
+
+def workflow_row(deployment: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """How phase results reach the workflow contract: push (it is the sets' task hook) or pull (completePhase)."""
+    if not deployment or not deployment.get("workflow_state_machine"):
+        return []
+    if deployment.get("workflow_path") == "push":
+        return [("workflows", "push: the executor sets' task hook")]
+    return [("workflows", "pull: the driver calls completePhase")]
+
+
+def set_rows(deployment: dict[str, Any] | None, operators: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """One row per executor set: its id, operators, curve and threshold."""
+    if not deployment:
+        return []
+    members = (operators or {}).get("operators", [])
+    configs = (operators or {}).get("taskConfigs", {})
+    sets = deployment.get("executor_sets") or [{"id": deployment.get("executor_operator_set_id", 1),
+                                                 "curve": deployment.get("curve")}]
+    rows = []
+    for entry in sets:
+        count = sum(1 for op in members if op.get("role") == "executor" and op.get("operator_set_id") == entry["id"])
+        bips = (configs.get(str(entry["id"])) or {}).get("bips")
+        threshold = f", threshold {bips / 100:g}%" if isinstance(bips, int) else ""
+        rows.append((f"executor set {entry['id']}",
+                     f"{count} operator{'' if count == 1 else 's'}, {entry['curve']}{threshold}"))
     return rows
 
 
@@ -151,16 +180,21 @@ def summary(state: DevnetState) -> RenderableType:
     places = [(f"{chain.name} ({chain.backend})", f"{chain.endpoint}  chain id {chain.chain_id}")
               for chain in state.chains]
     places += contract_rows(state.deployment, state.project_contracts.get("l1"))
+    places += workflow_row(state.deployment)
     if state.deployment:
-        places += [("AVS", str(state.deployment.get("avs"))), ("curve", str(state.deployment.get("curve")))]
+        sets = set_rows(state.deployment, state.operators)
+        curve = str(state.deployment.get("curve"))  # the aggregator set's; with several sets each row has its own
+        places += [("AVS", str(state.deployment.get("avs"))),
+                   ("curve", curve) if len(sets) == 1 else ("aggregator set", f"0, {curve}")]
+        places += sets
     parts: list[Any] = [_pairs(places)]
     operators = (state.operators or {}).get("operators", [])
     if operators:
         table = Table(box=None, pad_edge=False, header_style="bold")
-        for column in ("operator", "address", "socket"):
+        for column in ("operator", "set", "address", "socket"):
             table.add_column(column, no_wrap=True)
         for op in operators:
-            table.add_row(op["name"], op["address"], op["socket"])
+            table.add_row(op["name"], str(op.get("operator_set_id", "")), op["address"], op["socket"])
         parts.append(table)
     for warning in state.warnings:
         parts.append(Text.assemble(("warning: ", "yellow"), warning))
@@ -181,6 +215,9 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
     parts: list[Any] = [components_table(doc["components"], title=f"devnet {doc['status']} (supervisor pid "
                                                                    f"{doc['supervisor_pid']}{started})")]
     rows = contract_rows(doc.get("deployment"), (doc.get("project_contracts") or {}).get("l1"))
+    rows += workflow_row(doc.get("deployment"))
+    rows += [(label, text) for label, text in set_rows(doc.get("deployment"), {
+        "operators": doc.get("operators") or [], "taskConfigs": doc.get("task_configs") or {}})]
     if rows:
         from rich.table import Table
 

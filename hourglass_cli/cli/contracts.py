@@ -83,10 +83,11 @@ def deploy(
         typer.echo(json.dumps({"rpc_url": rpc, "deployment": deployment.to_json(), "operators": ops.to_json()},
                               indent=2))
         return
-    from hourglass_cli.cli._devnet_view import contract_rows
+    from hourglass_cli.cli._devnet_view import contract_rows, workflow_row
 
     print_fields(f"deployed to {rpc} (chain id {deployment.chain_id})",
-                 [*contract_rows(deployment.to_json()), ("AVS", deployment.avs), ("curve", deployment.curve)])
+                 [*contract_rows(deployment.to_json()), *workflow_row(deployment.to_json()), ("AVS", deployment.avs),
+                  ("curve", deployment.curve)])
     print_fields("operators", [(op.name, f"{op.address}  socket {op.socket}  keystore {op.keystore}")
                                for op in ops.operators])
     console().print("[dim]keystore password: the devnet's (hourglass-devnet); devnet keys only[/]")

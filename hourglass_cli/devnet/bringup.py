@@ -135,25 +135,38 @@ def _deploy_one(sup: Supervisor, role: str, url: str, sockets: list[str], weight
     o = sup.options
     t = time.monotonic()
     w3 = connect(url)
-    accounts = devnet_accounts(o.operators)
+    sets = o.sets
+    accounts = devnet_accounts(sum(spec.operators for spec in sets))
+    own_workflow = project.workflow if project is not None else None  # deployed instead of ours
     deployment = deploy_core(w3, accounts, curve=o.curve, same_second_results=o.same_second_results,
-                             max_task_sla=devnet_max_task_sla(o.task_sla))
+                             max_task_sla=devnet_max_task_sla(o.task_sla),
+                             executor_sets=[(spec.id, spec.curve) for spec in sets], workflow=own_workflow is None)
     own: dict[str, str] = {}
     if project is not None and project.all:
         from dataclasses import replace
 
         from hourglass_cli.devnet.project_contracts import deploy_project_contracts
 
-        own = deploy_project_contracts(accounts.deployer.sender(w3), project, deployment.task_mailbox)
-        if project.hook is not None:  # the executor set's task config (setup_operators) names this hook
-            deployment = replace(deployment, avs_task_hook=own[project.hook.name])
-    sup.step(f"{role}: contracts deployed (TaskMailbox {deployment.task_mailbox})", f"deploy_{role}", t, save=False)
+        own = deploy_project_contracts(accounts.deployer.sender(w3), project, deployment.task_mailbox,
+                                       deployment.avs)
+        changes: dict[str, str] = {}
+        if own_workflow is not None:  # the sets' hook (push) unless the project has a hook of its own
+            address = own[own_workflow.name]
+            changes.update(workflow_state_machine=address, workflow_contract=own_workflow.name, task_hook=address)
+        if project.hook is not None:  # the executor sets' task config (setup_operators) names this hook: pull
+            changes.update(avs_task_hook=own[project.hook.name], task_hook=own[project.hook.name])
+        deployment = replace(deployment, **changes)
+    workflow = (f", {deployment.workflow_contract} {deployment.workflow_state_machine}"
+                if deployment.workflow_state_machine else "")
+    sup.step(f"{role}: contracts deployed (TaskMailbox {deployment.task_mailbox}{workflow})", f"deploy_{role}", t,
+             save=False)
     t = time.monotonic()
     keys = sup.dir / "keys" / ("" if role == "l1" else role)
     operators = setup_operators(w3, deployment, accounts, keys, weights=weights, sockets=sockets,
-                                task_sla=o.task_sla, threshold_bips=o.threshold_bips)
-    sup.step(f"{role}: {len(operators.operators)} operators registered, tables pushed", f"operators_{role}", t,
-             save=False)
+                                task_sla=o.task_sla, threshold_bips=o.threshold_bips, executor_sets=sets)
+    described = ", ".join(f"set {spec.id}: {spec.operators} {spec.curve}" for spec in sets)
+    sup.step(f"{role}: {len(operators.operators)} operators registered ({described}), tables pushed",
+             f"operators_{role}", t, save=False)
     return deployment, operators, own
 
 
@@ -220,6 +233,11 @@ def _aggregator_main(args: list[str]) -> int:
     return 0
 
 
+def _workflow_key(address: str) -> dict[str, str]:
+    """[[chains]].workflow_state_machine: the workflow contract the aggregator's driver runs on that chain."""
+    return {"workflow_state_machine": address} if address else {}
+
+
 def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any,
                            urls: dict[str, str]) -> list[comp.Component]:
     """The aggregator: watches every chain's mailbox, fans tasks out to the executors, submits certificates.
@@ -238,11 +256,13 @@ def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any,
     folder.mkdir(parents=True, exist_ok=True)
     port = operator_ports(1)[0]
     chains = [{"name": "l1", "rpc_url": urls["l1"], "task_mailbox": deployment.task_mailbox,
-               "start_block": deployment.deployed_at_block}]
+               "start_block": deployment.deployed_at_block,
+               **_workflow_key(deployment.workflow_state_machine)}]
     if "l2" in urls and sup.state.l2_deployment:
         l2 = sup.state.l2_deployment
         chains.append({"name": "l2", "rpc_url": urls["l2"], "task_mailbox": l2["task_mailbox"],
-                       "start_block": int(l2.get("deployed_at_block", 0))})
+                       "start_block": int(l2.get("deployed_at_block", 0)),
+                       **_workflow_key(str(l2.get("workflow_state_machine") or ""))})
     extra = ({"project_artifacts": str(project_artifacts(sup.options.project_dir))}
              if sup.state.project_contracts else {})
     config = folder / "aggregator.toml"

@@ -262,7 +262,8 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
                            "leftover_pids": [] if running else state.leftover_pids(), "components": [],
                            "deployment": state.deployment, "l2_deployment": state.l2_deployment,
                            "project_contracts": state.project_contracts,
-                           "operators": (state.operators or {}).get("operators", [])}
+                           "operators": (state.operators or {}).get("operators", []),
+                           "task_configs": (state.operators or {}).get("taskConfigs", {})}
     records = state.records()
     with ThreadPoolExecutor(max_workers=max(1, len(records)), thread_name_prefix="status") as pool:
         probes = list(pool.map(lambda r: _probe(r) if running and r.alive() else (False, None), records))

@@ -2,16 +2,21 @@
 
 Order (each constructor names contracts deployed before it): KeyRegistrar → DevnetOperatorTableUpdater →
 BN254 and ECDSA CertificateVerifiers → updater.setCertificateVerifiers → TaskMailbox → initialize →
-AVSTaskHook → TaskAVSRegistrar (AvsConfig: aggregator set 0, executor set 1) → KeyRegistrar.configureOperatorSet
-for both sets (by the AVS). Addresses follow from the deployer's nonces, so every transaction is sent
-back to back with a computed gas limit (no estimation: py-evm estimates by re-running a call a dozen
-times) and the receipts are collected at the end.
+AVSTaskHook → TaskAVSRegistrar (AvsConfig: aggregator set 0, the executor sets: 1 unless told otherwise) →
+WorkflowStateMachine (owned by the AVS, open registration, no fees; its constructor deploys WorkflowCodec and
+WorkflowStake) → KeyRegistrar.configureOperatorSet for every set (by the AVS). Addresses follow from the deployer's
+nonces, so every transaction is sent back to back with a computed gas limit (no estimation: py-evm estimates by
+re-running a call a dozen times) and the receipts are collected at the end.
+
+The executor sets' task hook is the workflow contract (push: it completes a phase inside submitResult) unless the
+project brings its own hook (then the driver completes phases with completePhase: pull); `task_hook` says which.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from collections.abc import Sequence
+from dataclasses import MISSING, asdict, dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from hourglass_cli.chain.structs import ZERO_ADDRESS, AvsConfig, CurveType, operator_set
@@ -30,12 +35,16 @@ EXECUTOR_SET_ID = 1
 DEFAULT_MAX_TASK_SLA = 3600  # the mailbox's cap on a task's SLA (seconds)
 STATE_FORMAT = 1
 
+WORKFLOW_CONTRACT = "WorkflowStateMachine"
 # Gas of the small calls (measured ~47-75k); the limit only has to be high enough, unused gas is refunded.
 CALL_GAS = 200_000
+# Contracts whose constructor deploys others (`new X()`): their code deposits are part of the deployment's gas.
+_CREATES = {WORKFLOW_CONTRACT: ("WorkflowCodec", "WorkflowStake")}
 
 
 def deploy_gas(name: str, args_size: int = 0) -> int:
-    """A deployment's gas limit from its code size: CREATE + init-code calldata + 200/byte of runtime code.
+    """A deployment's gas limit from its code size: CREATE + init-code calldata + 200/byte of runtime code (and a
+    CREATE + 200/byte for each contract its constructor deploys).
 
     Measured constructors add 0-80k on top of the formula; 300k leaves room for that to grow.
     """
@@ -44,7 +53,15 @@ def deploy_gas(name: str, args_size: int = 0) -> int:
     art = load_artifact(name)
     init = len(art["bytecode"].removeprefix("0x")) // 2 + args_size
     runtime = len(art["deployedBytecode"].removeprefix("0x")) // 2
-    return 53_000 + 16 * init + 2 * ((init + 31) // 32) + 200 * runtime + 300_000
+    inner = sum(32_000 + 200 * (len(load_artifact(n)["deployedBytecode"].removeprefix("0x")) // 2) + 100_000
+                for n in _CREATES.get(name, ()))
+    return 53_000 + 16 * init + 2 * ((init + 31) // 32) + 200 * runtime + inner + 300_000
+
+
+def workflow_constructor_args(mailbox: str, avs: str) -> tuple[Any, ...]:
+    """WorkflowStateMachine(mailbox, avs, owner, feeCollector, creationFee, executionFee, openRegistration) as the
+    devnet deploys it (ours or a project's subclass): owned by the AVS, fees 0 to the AVS, open registration."""
+    return (mailbox, avs, avs, avs, 0, 0, True)
 
 
 @dataclass(frozen=True)
@@ -60,27 +77,62 @@ class CoreDeployment:
     ecdsa_certificate_verifier: str
     task_mailbox: str
     task_avs_registrar: str
-    avs_task_hook: str
-    curve: str  # "bn254" | "ecdsa": the curve of both operator sets
+    avs_task_hook: str  # the default AVSTaskHook, or the project's hook when it has one
+    curve: str  # "bn254" | "ecdsa": the aggregator set's curve (and the executor sets' unless they name another)
     aggregator_operator_set_id: int = AGGREGATOR_SET_ID
-    executor_operator_set_id: int = EXECUTOR_SET_ID
+    executor_operator_set_id: int = EXECUTOR_SET_ID  # the first executor set
     max_task_sla: int = DEFAULT_MAX_TASK_SLA
     deployed_at_block: int = 0  # the first block a poller has to look at
+    # every executor set as ((id, curve), …) in registration order; () = the one set above on `curve`
+    executor_sets: tuple[tuple[int, str], ...] = ()
+    workflow_state_machine: str = ""  # "" = none deployed
+    workflow_contract: str = ""  # its contract name: WorkflowStateMachine, or the project's subclass
+    task_hook: str = ""  # the executor sets' task hook ("" = avs_task_hook)
 
     @property
     def curve_type(self) -> CurveType:
         return CurveType.parse(self.curve)
 
     @property
+    def sets(self) -> tuple[tuple[int, str], ...]:
+        """(id, curve) of every executor set."""
+        return self.executor_sets or ((self.executor_operator_set_id, self.curve),)
+
+    @property
+    def executor_set_ids(self) -> tuple[int, ...]:
+        return tuple(set_id for set_id, _ in self.sets)
+
+    def curve_of(self, set_id: int) -> CurveType:
+        """The curve of operator set `set_id` (the aggregator's or an executor set's)."""
+        return CurveType.parse(dict(self.sets).get(set_id, self.curve))
+
+    @property
+    def hook(self) -> str:
+        """The task hook every executor set is configured with."""
+        return self.task_hook or self.avs_task_hook
+
+    @property
+    def workflow_path(self) -> str:
+        """How verified phase results reach the workflow contract: "push" (it is the sets' task hook), "pull" (the
+        driver calls completePhase), "" (no workflow contract)."""
+        if not self.workflow_state_machine:
+            return ""
+        return "push" if self.hook.lower() == self.workflow_state_machine.lower() else "pull"
+
+    @property
     def certificate_verifier(self) -> str:
-        """The verifier of the executor set's curve."""
-        return self.bn254_certificate_verifier if self.curve_type == CurveType.BN254 else self.ecdsa_certificate_verifier
+        """The verifier of the (first) executor set's curve."""
+        curve = self.curve_of(self.executor_operator_set_id)
+        return self.bn254_certificate_verifier if curve == CurveType.BN254 else self.ecdsa_certificate_verifier
 
     def operator_set(self, set_id: int) -> tuple[str, int]:
         return operator_set(self.avs, set_id)
 
     def to_json(self) -> dict[str, Any]:
-        return {"format": STATE_FORMAT, **asdict(self)}
+        doc = {"format": STATE_FORMAT, **asdict(self)}
+        doc["executor_sets"] = [{"id": set_id, "curve": curve} for set_id, curve in self.sets]
+        doc["workflow_path"] = self.workflow_path  # for readers of state.json / `devnet status --json`
+        return doc
 
     @classmethod
     def from_json(cls, data: dict[str, Any] | str) -> CoreDeployment:
@@ -89,12 +141,19 @@ class CoreDeployment:
             raise DevnetError("the devnet state was written by another hourglass version",
                               hint="stop the devnet and start it again (`hourglass devnet stop && hourglass devnet start`)")
         names = {f.name for f in fields(cls)}
-        missing = names - set(doc) - {"aggregator_operator_set_id", "executor_operator_set_id", "max_task_sla",
-                                      "deployed_at_block"}
+        optional = {f.name for f in fields(cls) if f.default is not MISSING}
+        missing = names - set(doc) - optional
         if missing:
             raise DevnetError(f"the devnet state lacks {', '.join(sorted(missing))}",
                               hint="stop the devnet and start it again to rewrite it")
-        return cls(**{k: v for k, v in doc.items() if k in names})
+        values = {k: v for k, v in doc.items() if k in names}
+        try:
+            values["executor_sets"] = tuple((int(e["id"]), str(e["curve"])) if isinstance(e, dict)
+                                            else (int(e[0]), str(e[1])) for e in values.get("executor_sets", ()))
+        except (KeyError, TypeError, ValueError, IndexError):
+            raise DevnetError("the devnet state's executor_sets are malformed",
+                              hint="stop the devnet and start it again to rewrite it") from None
+        return cls(**values)
 
     def bind(self, w3: Web3) -> CoreContracts:
         """web3 contract objects for every address."""
@@ -108,6 +167,8 @@ class CoreDeployment:
             task_mailbox=contract(w3, "TaskMailbox", self.task_mailbox),
             task_avs_registrar=contract(w3, "TaskAVSRegistrar", self.task_avs_registrar),
             avs_task_hook=contract(w3, "AVSTaskHook", self.avs_task_hook),
+            workflow_state_machine=(contract(w3, WORKFLOW_CONTRACT, self.workflow_state_machine)
+                                    if self.workflow_state_machine else None),
         )
 
 
@@ -122,6 +183,7 @@ class CoreContracts:
     task_mailbox: Contract
     task_avs_registrar: Contract
     avs_task_hook: Contract
+    workflow_state_machine: Contract | None = None  # bound with our ABI (a project's subclass has at least it)
 
     def certificate_verifier(self, curve: CurveType | str) -> Contract:
         return self.bn254_certificate_verifier if CurveType.parse(curve) == CurveType.BN254 \
@@ -155,11 +217,15 @@ class ContractAddresses:
     task_avs_registrar: str
     avs_task_hook: str
     deployed_at_block: int
+    workflow_state_machine: str = ""
 
 
 def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_task_sla: int, fee_split: int,
-                    version: str, same_second_results: bool) -> tuple[dict[str, str], list[PendingTx], list[PendingTx]]:
-    """Send every deployment (and the two wiring calls) without waiting; addresses come from the nonces."""
+                    version: str, same_second_results: bool,
+                    workflow: bool = True) -> tuple[dict[str, str], list[PendingTx], list[PendingTx]]:
+    """Send every deployment (and the two wiring calls) without waiting; addresses come from the nonces.
+
+    `workflow`: also deploy WorkflowStateMachine (last, so the other addresses do not depend on it)."""
     from hourglass_cli.chain.contracts import contract
 
     w3, d = deployer.w3, deployer.address
@@ -182,6 +248,8 @@ def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_tas
     addresses = {"key_registrar": kr, "operator_table_updater": updater, "bn254_certificate_verifier": bn254,
                  "ecdsa_certificate_verifier": ecdsa, "task_mailbox": mailbox, "task_avs_registrar": registrar,
                  "avs_task_hook": hook}
+    if workflow:
+        addresses["workflow_state_machine"] = new(WORKFLOW_CONTRACT, *workflow_constructor_args(mailbox, avs))
     return addresses, deploys, calls
 
 
@@ -203,12 +271,15 @@ def deploy_contracts(
     fee_split: int = 0,
     version: str = CONTRACTS_VERSION,
     same_second_results: bool = True,
+    workflow: bool = False,
 ) -> ContractAddresses:
-    """Deploy the core contracts and the AVS's registrar (owned by `avs`) and hook; wait for all of them."""
+    """Deploy the core contracts, the AVS's registrar (owned by `avs`) and hook and (`workflow`) the
+    WorkflowStateMachine; wait for all of them. (The contract tests' stack deploys its own workflow contract;
+    `deploy_core`, the devnet's, deploys ours by default.)"""
     from hourglass_cli.chain.sender import wait_all
 
     addresses, deploys, calls = _send_contracts(deployer, avs, avs_config, max_task_sla, fee_split, version,
-                                                same_second_results)
+                                                same_second_results, workflow)
     receipts = wait_all(deploys + calls)
     _check_created(deploys, receipts)
     return ContractAddresses(**addresses, deployed_at_block=int(receipts[0]["blockNumber"]))
@@ -235,34 +306,50 @@ def deploy_core(
     fee_split: int = 0,
     aggregator_set_id: int = AGGREGATOR_SET_ID,
     executor_set_id: int = EXECUTOR_SET_ID,
+    executor_sets: Sequence[tuple[int, str | CurveType]] | None = None,
     version: str = CONTRACTS_VERSION,
     deployer: TxSender | None = None,
     avs: TxSender | None = None,
     same_second_results: bool = True,
+    workflow: bool = True,
 ) -> CoreDeployment:
-    """Deploy every contract, create the AVS's two operator sets on `curve`, return the addresses."""
+    """Deploy every contract, create the AVS's operator sets, return the addresses.
+
+    The aggregator set is on `curve`; the executor sets are `executor_sets` ((id, curve) pairs, in order), by
+    default the one set `executor_set_id` on `curve`. `workflow`: deploy our WorkflowStateMachine, which becomes
+    the executor sets' task hook (False: the caller deploys a project's workflow contract, or none).
+    """
     from hourglass_cli.chain.sender import wait_all
 
     curve_type = CurveType.parse(curve)
     if curve_type == CurveType.NONE:
         raise DevnetError("the operator sets need a curve", hint="use --curve bn254 or --curve ecdsa")
+    sets = [(int(i), CurveType.parse(c)) for i, c in (executor_sets or [(executor_set_id, curve_type)])]
+    ids = [i for i, _ in sets]
+    if not sets or len(set(ids)) != len(ids) or aggregator_set_id in ids or any(c == CurveType.NONE for _, c in sets):
+        raise DevnetError(f"executor sets {ids} must be distinct, each with a curve, none the aggregator's set "
+                          f"{aggregator_set_id}")
     deployer = deployer or accounts.deployer.sender(w3)
     avs = avs or accounts.avs.sender(w3)
-    avs_config = AvsConfig(aggregator_set_id, (executor_set_id,))
+    avs_config = AvsConfig(aggregator_set_id, tuple(ids))
     addresses, deploys, calls = _send_contracts(deployer, avs.address, avs_config, max_task_sla, fee_split, version,
-                                                same_second_results)
+                                                same_second_results, workflow)
     calls += configure_operator_sets(avs, addresses["key_registrar"],
-                                     {aggregator_set_id: curve_type, executor_set_id: curve_type})
+                                     {aggregator_set_id: curve_type, **dict(sets)})
     receipts = wait_all(deploys + calls)
     _check_created(deploys, receipts)
+    wsm = addresses.get("workflow_state_machine", "")
     return CoreDeployment(
         chain_id=deployer.chain_id,
         deployer=deployer.address,
         avs=avs.address,
         curve=curve_type.label,
         aggregator_operator_set_id=aggregator_set_id,
-        executor_operator_set_id=executor_set_id,
+        executor_operator_set_id=ids[0],
         max_task_sla=max_task_sla,
         deployed_at_block=int(receipts[0]["blockNumber"]),
+        executor_sets=tuple((i, c.label) for i, c in sets),
+        workflow_contract=WORKFLOW_CONTRACT if wsm else "",
+        task_hook=wsm or addresses["avs_task_hook"],
         **addresses,
     )

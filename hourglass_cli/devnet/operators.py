@@ -1,6 +1,7 @@
 """The devnet's operators: derived keys, keystores, on-chain registration, operator tables, mailbox config.
 
-Operator 0 is the aggregator (operator set 0), operators 1..N the executors (operator set 1). Signing keys
+Operator 0 is the aggregator (operator set 0), operators 1..N the executors: the first set's (by default the only
+one, set 1) first, then each further executor set's in order (`operator_sets.ExecutorSetSpec`). Signing keys
 derive from a devnet seed (`bn254.PrivateKey.from_seed(seed ‖ index)`, ECDSA likewise), so the same seed
 always gives the same keys; they are distinct from the operators' account keys (the mnemonic's).
 """
@@ -17,6 +18,7 @@ from eth_utils import keccak
 
 from hourglass_cli.chain.structs import ConsensusType, CurveType, TaskConfig
 from hourglass_cli.crypto import bn254, ecdsa
+from hourglass_cli.operator_sets import ExecutorSetSpec
 from hourglass_cli.errors import DevnetError
 
 if TYPE_CHECKING:
@@ -84,14 +86,40 @@ class OperatorRecord:
     ecdsa_signer: str | None = None  # the ECDSA signing key's address
 
 
+def _config_json(config: TaskConfig) -> dict[str, Any]:
+    return {
+        "taskHook": config.task_hook,
+        "taskSLA": config.task_sla,
+        "curve": config.curve.label,
+        "consensus": config.consensus.name,
+        "bips": config.bips,
+        "feeToken": config.fee_token,
+        "feeCollector": config.fee_collector,
+        "taskMetadata": "0x" + config.task_metadata.hex(),
+    }
+
+
+def _config_from_json(cfg: dict[str, Any]) -> TaskConfig:
+    return TaskConfig(
+        task_hook=cfg["taskHook"],
+        task_sla=int(cfg["taskSLA"]),
+        curve=CurveType.parse(cfg["curve"]),
+        consensus=ConsensusType[cfg["consensus"]],
+        bips=cfg["bips"],
+        fee_token=cfg["feeToken"],
+        fee_collector=cfg["feeCollector"],
+        task_metadata=bytes.fromhex(cfg["taskMetadata"].removeprefix("0x")),
+    )
+
+
 @dataclass(frozen=True)
 class DevnetOperators:
-    """The devnet's operators, their tables' reference timestamps and the executor set's task config."""
+    """The devnet's operators, their tables' reference timestamps and each executor set's task config."""
 
-    curve: str
+    curve: str  # the aggregator set's
     operators: tuple[OperatorRecord, ...]
     reference_timestamps: dict[int, int]  # operator set id -> latest operator table timestamp
-    task_config: TaskConfig
+    task_configs: dict[int, TaskConfig]  # executor set id -> its task config on the mailbox (registration order)
     keys_dir: str
 
     @property
@@ -102,23 +130,26 @@ class DevnetOperators:
     def executors(self) -> tuple[OperatorRecord, ...]:
         return tuple(op for op in self.operators if op.role == "executor")
 
+    @property
+    def executor_set_ids(self) -> tuple[int, ...]:
+        return tuple(self.task_configs)
+
+    def executors_of(self, set_id: int) -> tuple[OperatorRecord, ...]:
+        return tuple(op for op in self.executors if op.operator_set_id == set_id)
+
+    @property
+    def task_config(self) -> TaskConfig:
+        """The first executor set's task config (the only one's, on a devnet with one set)."""
+        return next(iter(self.task_configs.values()))
+
     def to_json(self) -> dict[str, Any]:
-        config = self.task_config
         return {
             "format": STATE_FORMAT,
             "curve": self.curve,
             "keysDir": self.keys_dir,
             "referenceTimestamps": {str(k): v for k, v in self.reference_timestamps.items()},
-            "taskConfig": {
-                "taskHook": config.task_hook,
-                "taskSLA": config.task_sla,
-                "curve": config.curve.label,
-                "consensus": config.consensus.name,
-                "bips": config.bips,
-                "feeToken": config.fee_token,
-                "feeCollector": config.fee_collector,
-                "taskMetadata": "0x" + config.task_metadata.hex(),
-            },
+            "taskConfig": _config_json(self.task_config),  # the first set's, as before there were several
+            "taskConfigs": {str(k): _config_json(v) for k, v in self.task_configs.items()},
             "operators": [asdict(op) for op in self.operators],
         }
 
@@ -129,25 +160,20 @@ class DevnetOperators:
             raise DevnetError("the devnet operators were written by another hourglass version",
                               hint="stop the devnet and start it again to rewrite its state")
         try:
-            cfg = doc["taskConfig"]
-            config = TaskConfig(
-                task_hook=cfg["taskHook"],
-                task_sla=int(cfg["taskSLA"]),
-                curve=CurveType.parse(cfg["curve"]),
-                consensus=ConsensusType[cfg["consensus"]],
-                bips=cfg["bips"],
-                fee_token=cfg["feeToken"],
-                fee_collector=cfg["feeCollector"],
-                task_metadata=bytes.fromhex(cfg["taskMetadata"].removeprefix("0x")),
-            )
+            operators = tuple(OperatorRecord(**op) for op in doc["operators"])
+            if "taskConfigs" in doc:
+                configs = {int(k): _config_from_json(v) for k, v in doc["taskConfigs"].items()}
+            else:  # written before several sets: the one executor set's
+                first = next(op.operator_set_id for op in operators if op.role == "executor")
+                configs = {first: _config_from_json(doc["taskConfig"])}
             return cls(
                 curve=doc["curve"],
-                operators=tuple(OperatorRecord(**op) for op in doc["operators"]),
+                operators=operators,
                 reference_timestamps={int(k): int(v) for k, v in doc["referenceTimestamps"].items()},
-                task_config=config,
+                task_configs=configs,
                 keys_dir=doc["keysDir"],
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, StopIteration) as exc:
             raise DevnetError(f"the devnet operators' state is malformed ({type(exc).__name__}: {exc})",
                               hint="stop the devnet and start it again to rewrite its state") from None
 
@@ -164,13 +190,14 @@ class _Plan:
 
 
 def _plan(deployment: CoreDeployment, accounts: DevnetAccounts, keys_dir: Path, seed: bytes | str,
-          weights: Sequence[int], sockets: Sequence[str]) -> list[_Plan]:
-    curve = deployment.curve_type
+          weights: Sequence[int], sockets: Sequence[str], sets: Sequence[ExecutorSetSpec]) -> list[_Plan]:
+    # the aggregator, then each executor set's operators in order
+    members = [(deployment.aggregator_operator_set_id, deployment.curve_type)]
+    members += [(spec.id, CurveType.parse(spec.curve)) for spec in sets for _ in range(spec.operators)]
     plans = []
-    for index, account in enumerate(accounts.operators):
+    for index, (account, (set_id, curve)) in enumerate(zip(accounts.operators, members)):
         role = "aggregator" if index == 0 else "executor"
         name = "aggregator" if index == 0 else f"executor-{index}"
-        set_id = deployment.aggregator_operator_set_id if index == 0 else deployment.executor_operator_set_id
         keystore = keys_dir / f"{name}.{curve.label}.keystore.json"
         bn_key = operator_bn254_key(seed, index) if curve == CurveType.BN254 else None
         ec_key = operator_ecdsa_key(seed, index) if curve == CurveType.ECDSA else None
@@ -231,11 +258,14 @@ def setup_operators(
     max_staleness: int = 0,
     kdf: KdfParams | None = None,
     fund: bool = True,
+    executor_sets: Sequence[ExecutorSetSpec] | None = None,
 ) -> DevnetOperators:
-    """Register the aggregator and executors of `accounts`, push both operator tables, configure the mailbox.
+    """Register the aggregator and executors of `accounts`, push every operator table, configure the mailbox.
 
-    `weights` and `sockets` are per operator, aggregator first (default: equal weights,
-    127.0.0.1:9000+i). Keystores go to `keys_dir` under the light KDF preset (devnet keys only).
+    `executor_sets` say how many of the executors go into which set (in order; default: all of them into the
+    deployment's executor set); each set's task config has `threshold_bips` unless its spec names another, and
+    the deployment's task hook. `weights` and `sockets` are per operator, aggregator first (default: equal
+    weights, 127.0.0.1:9000+i). Keystores go to `keys_dir` under the light KDF preset (devnet keys only).
     """
     from hourglass_cli.chain import avs as calls
     from hourglass_cli.chain.sender import wait_all
@@ -243,6 +273,20 @@ def setup_operators(
     from hourglass_cli.devnet.accounts import ensure_funded
 
     count = len(accounts.operators)
+    if executor_sets is None:
+        executor_sets = [ExecutorSetSpec(deployment.executor_operator_set_id, count - 1, deployment.curve)]
+    sets = list(executor_sets)
+    for spec in sets:
+        if spec.id not in deployment.executor_set_ids:
+            raise DevnetError(f"executor set {spec.id} is not one of the deployment's "
+                              f"({', '.join(map(str, deployment.executor_set_ids))})")
+        if CurveType.parse(spec.curve) != deployment.curve_of(spec.id):
+            raise DevnetError(f"executor set {spec.id} was created on {deployment.curve_of(spec.id).label}, "
+                              f"not {spec.curve}")
+    if 1 + sum(spec.operators for spec in sets) != count:
+        raise DevnetError(f"{count} operator accounts (aggregator first) but the executor sets have "
+                          f"{sum(spec.operators for spec in sets)} operators",
+                          hint="give devnet_accounts() the total of the sets' operators")
     weights = list(weights) if weights is not None else [DEFAULT_WEIGHT] * count
     sockets = list(sockets) if sockets is not None else default_sockets(count)
     if len(weights) != count or len(sockets) != count:
@@ -262,7 +306,7 @@ def setup_operators(
     if fund:
         ensure_funded(deployer, [s.address for s in senders])
 
-    plans = _plan(deployment, accounts, Path(keys_dir), seed, weights, sockets)
+    plans = _plan(deployment, accounts, Path(keys_dir), seed, weights, sockets, sets)
     _write_keystores(plans, password, kdf or LIGHT_SCRYPT)
     domain = bytes(contracts.key_registrar.functions.domainSeparator().call())
     registrar, avs_address = contracts.task_avs_registrar, deployment.avs
@@ -272,11 +316,12 @@ def setup_operators(
     first += [_register_key(s, p, deployment, domain, contracts.key_registrar) for s, p in zip(senders, plans)]
     wait_all(first)
 
-    # Phase 2: join the operator sets and push both tables (both need the keys registered).
+    # Phase 2: join the operator sets and push every table (both need the keys registered).
     second = [calls.register_operator(s, registrar, avs_address, [p.record.operator_set_id], p.record.socket)
               for s, p in zip(senders, plans)]
+    set_ids = [deployment.aggregator_operator_set_id, *(spec.id for spec in sets)]
     pushes = []
-    for set_id in (deployment.aggregator_operator_set_id, deployment.executor_operator_set_id):
+    for set_id in set_ids:
         members = [p.record for p in plans if p.record.operator_set_id == set_id]
         pushes.append(calls.push_operator_table(deployer, contracts.operator_table_updater, avs_address, set_id,
                                                 [m.address for m in members], [m.weight for m in members],
@@ -284,14 +329,17 @@ def setup_operators(
     receipts = wait_all(second + pushes)
     timestamps = {
         set_id: calls.pushed_reference_timestamp(contracts.operator_table_updater, receipt)
-        for set_id, receipt in zip((deployment.aggregator_operator_set_id, deployment.executor_operator_set_id),
-                                   receipts[len(second):])
+        for set_id, receipt in zip(set_ids, receipts[len(second):])
     }
 
-    # Phase 3: the executor set's task config (the AVS owns the table pushed above).
-    config = TaskConfig(
-        task_hook=deployment.avs_task_hook, task_sla=task_sla, curve=deployment.curve_type, consensus=consensus,
-        bips=threshold_bips if consensus == ConsensusType.STAKE_PROPORTION_THRESHOLD else None,
-    )
-    calls.set_task_config(avs, contracts.task_mailbox, deployment.executor_operator_set_id, config).wait()
-    return DevnetOperators(deployment.curve, tuple(p.record for p in plans), timestamps, config, str(keys_dir))
+    # Phase 3: each executor set's task config (the AVS owns the tables pushed above).
+    configs: dict[int, TaskConfig] = {}
+    for spec in sets:
+        bips = threshold_bips if spec.threshold_bips is None else spec.threshold_bips
+        configs[spec.id] = TaskConfig(
+            task_hook=deployment.hook, task_sla=task_sla, curve=CurveType.parse(spec.curve), consensus=consensus,
+            bips=bips if consensus == ConsensusType.STAKE_PROPORTION_THRESHOLD else None,
+        )
+    wait_all([calls.set_task_config(avs, contracts.task_mailbox, set_id, config)
+              for set_id, config in configs.items()])
+    return DevnetOperators(deployment.curve, tuple(p.record for p in plans), timestamps, configs, str(keys_dir))

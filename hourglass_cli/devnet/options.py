@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from hourglass_cli.errors import UsageError
+from hourglass_cli.operator_sets import ExecutorSetSpec, default_sets, total_operators
 
 LOCALHOST = "127.0.0.1"
 PASSWORD_ENV = "HOURGLASS_DEVNET_KEYSTORE_PASSWORD"
@@ -32,8 +33,8 @@ class DevnetOptions:
 
     project_dir: str
     chain: str = "auto"
-    curve: str = "bn254"
-    operators: int = 4
+    curve: str = "bn254"  # the aggregator set's, and the executor sets' that name none
+    operators: int = 4  # executor operators in all (every set's)
     chain_port: int = 0
     l2: bool = False
     block_time: float = 0.0
@@ -47,10 +48,17 @@ class DevnetOptions:
     performer_first_port: int = 0  # 0: each performer gets a free port
     ready_deadline_s: float = 120.0  # how long every component together may take to report ready
     config_file: str = ""
+    executor_sets: tuple[ExecutorSetSpec, ...] = ()  # () = one set, id 1, of `operators` operators on `curve`
+
+    @property
+    def sets(self) -> tuple[ExecutorSetSpec, ...]:
+        """Every executor set the devnet creates, in order."""
+        return self.executor_sets or default_sets(self.operators, self.curve)
 
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["stake_weights"] = list(self.stake_weights)
+        doc["executor_sets"] = [spec.to_json() for spec in self.executor_sets]
         return doc
 
     @classmethod
@@ -58,6 +66,7 @@ class DevnetOptions:
         names = {f.name for f in fields(cls)}
         values = {k: v for k, v in doc.items() if k in names}
         values["stake_weights"] = tuple(values.get("stake_weights", ()))
+        values["executor_sets"] = tuple(ExecutorSetSpec.from_json(e) for e in values.get("executor_sets", ()))
         return cls(**values)
 
 
@@ -105,13 +114,18 @@ def performer_table(config: Any, config_path: Path | None, project_dir: Path) ->
 def resolve_options(project_dir: str | Path, *, chain: str | None = None, curve: str | None = None,
                     operators: int | None = None, port: int | None = None, l2: bool | None = None) -> DevnetOptions:
     """hourglass.toml (if the project has one) with the given CLI flags on top."""
-    from hourglass_cli.config import CONFIG_FILENAME, ProjectConfig, load_config
+    from hourglass_cli.config import CONFIG_FILENAME, ProjectConfig, executor_sets_of, load_config
 
     project = Path(project_dir).resolve()
     path = project / CONFIG_FILENAME
     config = load_config(path) if path.is_file() else ProjectConfig()
     dev = config.devnet
-    n = operators if operators is not None else dev.operators
+    sets = executor_sets_of(dev, str(path), curve)  # --curve: the curve of the sets that name none
+    if sets and operators is not None:
+        raise UsageError(f"--operators sets the size of the single executor set, but {CONFIG_FILENAME} lists "
+                         f"{len(sets)} executor sets",
+                         hint="change `operators` in each entry of [devnet].executor_sets instead")
+    n = total_operators(sets) if sets else (operators if operators is not None else dev.operators)
     if n < 1:
         raise UsageError(f"--operators must be at least 1, got {n}")
     weights = tuple(dev.stake_weights)
@@ -137,6 +151,7 @@ def resolve_options(project_dir: str | Path, *, chain: str | None = None, curve:
         performer_first_port=first_port,
         ready_deadline_s=max(60.0, config.performer.startup_timeout + 60.0),
         config_file=str(path) if path.is_file() else "",
+        executor_sets=tuple(sets),
     )
 
 
@@ -173,6 +188,8 @@ def executor_config(*, operator: Any, deployment: Any, rpc_url: str, l2_rpc_url:
                       "task_mailbox": deployment.task_mailbox,
                       "bn254_certificate_verifier": deployment.bn254_certificate_verifier,
                       "ecdsa_certificate_verifier": deployment.ecdsa_certificate_verifier,
+                      **({"workflow_state_machine": deployment.workflow_state_machine}
+                         if getattr(deployment, "workflow_state_machine", "") else {}),
                       **({"l2_task_mailbox": l2_task_mailbox} if l2_task_mailbox else {})},
         "performer": perf,
     })

@@ -7,6 +7,10 @@ fresh), then deploys on every chain:
 - **the hook**: the one artifact whose ABI has IAVSTaskHook's five functions. Its constructor takes no
   argument, or exactly one ``address`` — which receives that chain's TaskMailbox (so a hook can check
   ``msg.sender``). It becomes the executor set's ``taskHook`` in the mailbox's task config.
+- **the workflow contract**: the one artifact that extends our WorkflowStateMachine (its ABI has the state
+  machine's functions). It is deployed *instead of* ours, with the same constructor arguments (the chain's
+  TaskMailbox, the AVS, the AVS as owner and fee collector, no fees, open registration), and is the executor sets'
+  task hook (push) unless the project also has a hook of its own (then the driver pulls: completePhase).
 - **every other concrete contract with a no-argument constructor** (interfaces, abstract contracts and
   contracts with arguments are left out; the latter with a warning).
 
@@ -31,6 +35,10 @@ if TYPE_CHECKING:
 
 HOOK_FUNCTIONS = frozenset({"validatePreTaskCreation", "handlePostTaskCreation", "validatePreTaskResultSubmission",
                             "handlePostTaskResultSubmission", "calculateTaskFee"})
+# Functions only a WorkflowStateMachine has (a project contract with all of them extends ours).
+WORKFLOW_FUNCTIONS = frozenset({"registerWorkflow", "executeWorkflow", "completePhase", "startPhaseTask",
+                                "checkPhaseTimeout", "getPhaseState"})
+WORKFLOW_CONSTRUCTOR = ["address", "address", "address", "address", "uint256", "uint256", "bool"]
 BUILD_HINT = "run `hourglass avs build` in the project (it compiles contracts/src into contracts/out)"
 
 
@@ -42,19 +50,21 @@ class ProjectContract:
     abi: list[dict[str, Any]] = field(repr=False)
     bytecode: str = field(repr=False)
     takes_mailbox: bool = False  # constructor(address mailbox)
+    workflow: bool = False  # extends WorkflowStateMachine: constructed with its arguments
 
 
 @dataclass(frozen=True)
 class ProjectContracts:
-    """What the devnet deploys from the project: the hook (if any) and the other contracts."""
+    """What the devnet deploys from the project: the hook (if any), its workflow contract (if any), the others."""
 
     hook: ProjectContract | None
     others: tuple[ProjectContract, ...]
     skipped: tuple[str, ...] = ()  # warnings: contracts not deployed, and why
+    workflow: ProjectContract | None = None
 
     @property
     def all(self) -> tuple[ProjectContract, ...]:
-        return ((self.hook,) if self.hook else ()) + self.others
+        return ((self.hook,) if self.hook else ()) + ((self.workflow,) if self.workflow else ()) + self.others
 
 
 def _ctor_inputs(abi: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -65,6 +75,11 @@ def _ctor_inputs(abi: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def is_task_hook(abi: list[dict[str, Any]]) -> bool:
     """The ABI has IAVSTaskHook's five functions."""
     return HOOK_FUNCTIONS <= {e.get("name") for e in abi if e.get("type") == "function"}
+
+
+def is_workflow_contract(abi: list[dict[str, Any]]) -> bool:
+    """The ABI has WorkflowStateMachine's functions (the contract extends ours)."""
+    return WORKFLOW_FUNCTIONS <= {e.get("name") for e in abi if e.get("type") == "function"}
 
 
 def _compile(contracts: Path) -> tuple[Path | None, str]:
@@ -91,6 +106,7 @@ def classify(out: Path) -> ProjectContracts:
     except (OSError, ValueError, AttributeError) as exc:
         raise DevnetError(f"{out / 'manifest.json'} cannot be read: {exc}", hint=BUILD_HINT) from None
     hooks: list[ProjectContract] = []
+    workflows: list[ProjectContract] = []
     others: list[ProjectContract] = []
     skipped: list[str] = []
     for name in names:
@@ -102,7 +118,15 @@ def classify(out: Path) -> ProjectContracts:
         if not code:
             continue  # an interface, library-less abstract contract: nothing to deploy
         inputs = _ctor_inputs(abi)
-        if is_task_hook(abi):
+        if is_workflow_contract(abi):  # also an IAVSTaskHook: told apart first
+            if [i.get("type") for i in inputs] != WORKFLOW_CONSTRUCTOR:
+                raise DevnetError(f"the workflow contract {name} has constructor arguments the devnet cannot supply "
+                                  f"({', '.join(i.get('type', '?') for i in inputs) or 'none'})",
+                                  hint="give it WorkflowStateMachine's constructor (address mailbox, address avs, "
+                                       "address owner, address feeCollector, uint256 creationFee, uint256 "
+                                       "executionFee, bool openRegistration) and pass them on")
+            workflows.append(ProjectContract(name, abi, "0x" + code, workflow=True))
+        elif is_task_hook(abi):
             if inputs and [i.get("type") for i in inputs] != ["address"]:
                 raise DevnetError(f"the task hook {name} has constructor arguments the devnet cannot supply "
                                   f"({', '.join(i.get('type', '?') for i in inputs)})",
@@ -116,7 +140,12 @@ def classify(out: Path) -> ProjectContracts:
     if len(hooks) > 1:
         raise DevnetError(f"the project has {len(hooks)} task hooks ({', '.join(h.name for h in hooks)}); the "
                           "devnet configures one", hint="keep one IAVSTaskHook implementation in contracts/src")
-    return ProjectContracts(hooks[0] if hooks else None, tuple(others), tuple(skipped))
+    if len(workflows) > 1:
+        raise DevnetError(f"the project has {len(workflows)} workflow contracts "
+                          f"({', '.join(w.name for w in workflows)}); the devnet deploys one",
+                          hint="keep one contract extending WorkflowStateMachine in contracts/src")
+    return ProjectContracts(hooks[0] if hooks else None, tuple(others), tuple(skipped),
+                            workflows[0] if workflows else None)
 
 
 def load_project_contracts(project_dir: str | Path) -> ProjectContracts | None:
@@ -146,26 +175,49 @@ def _gas(contract: ProjectContract, data: str) -> int:
     return 53_000 + 16 * init + 2 * ((init + 31) // 32) + 200 * init + 300_000
 
 
-def send_project_contracts(deployer: TxSender, found: ProjectContracts, mailbox: str) -> list[PendingTx]:
-    """Send every deployment (not awaited); the hook first when there is one."""
+def _gas_workflow(data: str) -> int:
+    # a subclass of ours: its code plus the helpers its constructor creates, as deploy.deploy_gas counts them
+    from hourglass_cli.devnet.deploy import WORKFLOW_CONTRACT, deploy_gas
+
+    ours = deploy_gas(WORKFLOW_CONTRACT)
+    from hourglass_cli.compiler.artifacts import load_artifact
+
+    extra = max(0, len(data.removeprefix("0x")) // 2 - len(load_artifact(WORKFLOW_CONTRACT)["bytecode"]) // 2)
+    return ours + 216 * extra
+
+
+def _ctor_args(c: ProjectContract, mailbox: str, avs: str) -> tuple[Any, ...]:
+    if c.workflow:
+        from hourglass_cli.devnet.deploy import workflow_constructor_args
+
+        if not avs:
+            raise DevnetError(f"deploying the workflow contract {c.name} needs the AVS's address")
+        return workflow_constructor_args(mailbox, avs)
+    return (mailbox,) if c.takes_mailbox else ()
+
+
+def send_project_contracts(deployer: TxSender, found: ProjectContracts, mailbox: str,
+                           avs: str = "") -> list[PendingTx]:
+    """Send every deployment (not awaited); the hook first when there is one, then the workflow contract."""
     from hourglass_cli.chain.contracts import remember
 
     pending = []
     for c in found.all:
-        ctor = deployer.w3.eth.contract(abi=c.abi, bytecode=c.bytecode).constructor(
-            *((mailbox,) if c.takes_mailbox else ()))
+        ctor = deployer.w3.eth.contract(abi=c.abi, bytecode=c.bytecode).constructor(*_ctor_args(c, mailbox, avs))
         ctor.contract_name = c.name
-        sent = deployer.send(ctor, gas=_gas(c, ctor.data_in_transaction))
+        data = ctor.data_in_transaction
+        sent = deployer.send(ctor, gas=_gas_workflow(data) if c.workflow else _gas(c, data))
         remember(str(sent.contract_address), c.name)
         pending.append(sent)
     return pending
 
 
-def deploy_project_contracts(deployer: TxSender, found: ProjectContracts, mailbox: str) -> dict[str, str]:
-    """Deploy them and wait; {contract name: address}."""
+def deploy_project_contracts(deployer: TxSender, found: ProjectContracts, mailbox: str,
+                             avs: str = "") -> dict[str, str]:
+    """Deploy them and wait; {contract name: address}. `avs` is needed for a workflow contract."""
     from hourglass_cli.chain.sender import wait_all
 
-    pending = send_project_contracts(deployer, found, mailbox)
+    pending = send_project_contracts(deployer, found, mailbox, avs)
     receipts = wait_all(pending)
     out: dict[str, str] = {}
     for c, sent, receipt in zip(found.all, pending, receipts):

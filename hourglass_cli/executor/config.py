@@ -102,6 +102,8 @@ class ContractsSection:
     task_mailbox: str = address_setting("TaskMailbox (given to the performer as TASK_MAILBOX).")
     l2_task_mailbox: str = address_setting("The L2's TaskMailbox, if tasks also come from an L2 ([chain].l2_rpc_url): "
                                     "such tasks are recognised there and checked against L1 membership.")
+    workflow_state_machine: str = address_setting("WorkflowStateMachine (given to the performer as "
+                                                  "WORKFLOW_STATE_MACHINE; empty: no workflows).")
     bn254_certificate_verifier: str = address_setting("BN254CertificateVerifier.")
     ecdsa_certificate_verifier: str = address_setting("ECDSACertificateVerifier (its address is in the ECDSA "
                                                "result digest; required for ECDSA operator sets).")

@@ -55,7 +55,7 @@ def runtime_env(config: ExecutorConfig, port: int) -> RuntimeEnv:
     return build_runtime_env(
         port, l1_rpc_url=config.chain.rpc_url, l2_rpc_url=config.chain.l2_rpc_url or config.chain.rpc_url,
         task_mailbox=c.task_mailbox, task_avs_registrar=c.task_avs_registrar,
-        contracts=config.performer.contracts, extra=extra,
+        workflow_state_machine=c.workflow_state_machine, contracts=config.performer.contracts, extra=extra,
     )
 
 

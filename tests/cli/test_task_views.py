@@ -215,7 +215,8 @@ def test_devnet_start_summary_piped_fits_80_columns(devnet: Devnet) -> None:
         lines = lines_of(text)
         assert all(len(line) <= columns for line in lines), "\n".join(lines)
         for op in (state.operators or {})["operators"]:
-            assert any(line.split() == [op["name"], op["address"], op["socket"]] for line in lines), text
+            assert any(line.split() == [op["name"], str(op["operator_set_id"]), op["address"], op["socket"]]
+                       for line in lines), text
         pairs = [("TaskMailbox", state.deployment["task_mailbox"]), ("logs", "hourglass devnet logs -f"),
                  ("next", 'hourglass task submit --signature "(uint256)" --args "(5)"'),
                  ("stop", "hourglass devnet stop")]

@@ -23,6 +23,7 @@ from hourglass_cli.chain.structs import (
 from hourglass_cli.crypto import bn254, ecdsa, keystore, merkle
 from hourglass_cli.devnet.accounts import DevnetAccounts, derive_account, devnet_accounts
 from hourglass_cli.devnet.deploy import CoreContracts, CoreDeployment, deploy_core
+from hourglass_cli.operator_sets import ExecutorSetSpec
 from hourglass_cli.devnet.operators import (
     DEVNET_KEYSTORE_PASSWORD,
     DevnetOperators,
@@ -138,7 +139,8 @@ def test_operator_tables_match_the_python_computation(devnet: Devnet) -> None:
 def test_mailbox_config_reads_back_exactly(devnet: Devnet) -> None:
     c, core = devnet.contracts, devnet.core
     raw = c.task_mailbox.functions.getExecutorOperatorSetTaskConfig(operator_set(core.avs, 1)).call()
-    expected = TaskConfig(task_hook=core.avs_task_hook, task_sla=120, curve=core.curve_type,
+    assert core.hook == core.workflow_state_machine != core.avs_task_hook  # no project hook: the push path
+    expected = TaskConfig(task_hook=core.workflow_state_machine, task_sla=120, curve=core.curve_type,
                           consensus=ConsensusType.STAKE_PROPORTION_THRESHOLD, bips=6667,
                           fee_token=ZERO_ADDRESS, fee_collector=ZERO_ADDRESS)
     assert TaskConfig.from_tuple(raw) == expected == devnet.operators.task_config
@@ -261,3 +263,140 @@ def test_the_devnet_mailbox_takes_any_sla_the_config_accepts(tmp_path: Path) -> 
     ops = setup_operators(chain.w3, core, accounts, tmp_path, task_sla=most)
     raw = core.bind(chain.w3).task_mailbox.functions.getExecutorOperatorSetTaskConfig(operator_set(core.avs, 1)).call()
     assert TaskConfig.from_tuple(raw).task_sla == most == ops.task_config.task_sla
+
+
+# ------------------------------------------------------------------ the workflow contract (issue #13)
+
+
+def test_the_workflow_state_machine_is_deployed_wired_and_is_the_sets_hook(devnet: Devnet) -> None:
+    """WorkflowStateMachine comes with the core contracts: its mailbox and AVS are the devnet's, the AVS owns it,
+    anyone may register workflows, no fees, and (no project hook) it is the executor set's task hook: push."""
+    w3, core = devnet.chain.w3, devnet.core
+    wsm = devnet.contracts.workflow_state_machine
+    assert wsm is not None and core.workflow_state_machine == wsm.address and len(w3.eth.get_code(wsm.address)) > 0
+    assert core.workflow_contract == "WorkflowStateMachine" and core.workflow_path == "push"
+    views = wsm.functions
+    assert views.mailbox().call() == core.task_mailbox and views.avs().call() == core.avs
+    assert views.owner().call() == core.avs == views.feeCollector().call()
+    assert views.openRegistration().call() and views.creationFee().call() == views.executionFee().call() == 0
+    assert len(w3.eth.get_code(views.codec().call())) > 0 and len(w3.eth.get_code(views.stake().call())) > 0
+    raw = devnet.contracts.task_mailbox.functions.getExecutorOperatorSetTaskConfig(operator_set(core.avs, 1)).call()
+    assert raw[0] == core.workflow_state_machine
+    doc = core.to_json()
+    assert doc["workflow_state_machine"] == wsm.address and doc["workflow_path"] == "push"
+    assert CoreDeployment.from_json(doc) == core
+
+
+def test_the_workflow_deployment_fits_its_gas_limit() -> None:
+    """deploy_gas counts the helper contracts WorkflowStateMachine's constructor creates (8.3M measured)."""
+    from hourglass_cli.devnet.deploy import deploy_gas
+
+    chain = start_chain("eth-tester")
+    try:
+        core = deploy_core(chain.w3, devnet_accounts(1), curve="bn254")
+        receipts = [chain.w3.eth.get_transaction_receipt(tx["hash"])
+                    for n in range(chain.w3.eth.block_number + 1)
+                    for tx in chain.w3.eth.get_block(n, full_transactions=True)["transactions"]]
+        (made,) = [r for r in receipts if r["contractAddress"] == core.workflow_state_machine]
+        assert made["status"] == 1 and made["gasUsed"] < deploy_gas("WorkflowStateMachine") < 2 * made["gasUsed"]
+    finally:
+        chain.close()
+
+
+def test_without_our_workflow_contract_the_default_hook_is_configured(tmp_path: Path) -> None:
+    chain = start_chain("eth-tester")
+    try:
+        accounts = devnet_accounts(1)
+        core = deploy_core(chain.w3, accounts, curve="ecdsa", workflow=False)
+        assert core.workflow_state_machine == "" and core.workflow_path == "" and core.hook == core.avs_task_hook
+        ops = setup_operators(chain.w3, core, accounts, tmp_path)
+        assert ops.task_config.task_hook == core.avs_task_hook
+    finally:
+        chain.close()
+
+
+# ------------------------------------------------------------------ several executor sets (issue #13)
+
+SETS = (ExecutorSetSpec(1, 4, "bn254"), ExecutorSetSpec(2, 3, "ecdsa"), ExecutorSetSpec(3, 2, "bn254", 5000))
+
+
+@pytest.fixture(scope="module")
+def sets_devnet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Devnet]:
+    chain = start_chain("eth-tester")
+    accounts = devnet_accounts(sum(s.operators for s in SETS))
+    core = deploy_core(chain.w3, accounts, curve="bn254", executor_sets=[(s.id, s.curve) for s in SETS])
+    keys = tmp_path_factory.mktemp("keys-sets")
+    operators = setup_operators(chain.w3, core, accounts, keys, seed=SEED, executor_sets=SETS, threshold_bips=6000)
+    yield Devnet(chain, accounts, core, operators, core.bind(chain.w3), keys)
+    chain.close()
+
+
+def test_every_executor_set_is_registered_with_its_own_operators(sets_devnet: Devnet) -> None:
+    c, core, ops = sets_devnet.contracts, sets_devnet.core, sets_devnet.operators
+    assert core.executor_sets == ((1, "bn254"), (2, "ecdsa"), (3, "bn254")) and core.executor_set_ids == (1, 2, 3)
+    assert AvsConfig.from_tuple(c.task_avs_registrar.functions.getAvsConfig().call()) == AvsConfig(0, (1, 2, 3))
+    assert [op.name for op in ops.executors] == [f"executor-{i}" for i in range(1, 10)]
+    assert [op.operator_set_id for op in ops.executors] == [1] * 4 + [2] * 3 + [3] * 2
+    assert [op.curve for op in ops.executors] == ["bn254"] * 4 + ["ecdsa"] * 3 + ["bn254"] * 2
+    assert len({op.address for op in ops.operators}) == 10 and len({op.socket for op in ops.operators}) == 10
+    registrar = c.task_avs_registrar.functions
+    for spec in SETS:
+        members = ops.executors_of(spec.id)
+        assert len(members) == spec.operators
+        assert registrar.getRegisteredOperators(spec.id).call() == [m.address for m in members]
+        opset = operator_set(core.avs, spec.id)
+        assert CurveType(c.key_registrar.functions.getOperatorSetCurveType(opset).call()) == CurveType.parse(spec.curve)
+        for m in members:
+            assert c.key_registrar.functions.isRegistered(opset, m.address).call()
+            assert registrar.getOperatorSocket(m.address).call() == m.socket
+            assert m.keystore.endswith(f"{m.name}.{spec.curve}.keystore.json")
+        verifier = c.certificate_verifier(spec.curve)
+        ts = ops.reference_timestamps[spec.id]
+        assert verifier.functions.latestReferenceTimestamp(opset).call() == ts
+        assert verifier.functions.getTotalStakeWeights(opset, ts).call() == [sum(m.weight for m in members)]
+
+
+def test_every_executor_set_has_its_task_config(sets_devnet: Devnet) -> None:
+    """Same SLA, hook and default threshold for every set, unless the set names its own threshold (set 3)."""
+    c, core, ops = sets_devnet.contracts, sets_devnet.core, sets_devnet.operators
+    assert list(ops.task_configs) == [1, 2, 3] and ops.executor_set_ids == (1, 2, 3)
+    for spec in SETS:
+        raw = c.task_mailbox.functions.getExecutorOperatorSetTaskConfig(operator_set(core.avs, spec.id)).call()
+        config = TaskConfig.from_tuple(raw)
+        assert config == ops.task_configs[spec.id]
+        assert config.task_hook == core.workflow_state_machine and config.task_sla == 120
+        assert config.curve == CurveType.parse(spec.curve) and config.bips == (spec.threshold_bips or 6000)
+        assert c.task_mailbox.functions.isExecutorOperatorSetRegistered(operator_set_key(core.avs, spec.id)).call()
+    assert DevnetOperators.from_json(json.loads(json.dumps(ops.to_json()))) == ops
+    assert CoreDeployment.from_json(json.dumps(core.to_json())) == core
+
+
+def test_a_task_of_a_later_set_can_be_created(sets_devnet: Devnet) -> None:
+    from hourglass_cli.chain import avs as calls
+
+    w3, core = sets_devnet.chain.w3, sets_devnet.core
+    task_hash, _ = calls.create_task(sets_devnet.accounts.app.sender(w3), sets_devnet.contracts.task_mailbox,
+                                     core.avs, 2, b"\x00" * 32, gas=3_000_000)
+    info = sets_devnet.contracts.task_mailbox.functions.getTaskInfo(task_hash).call()
+    assert info[5] == 2  # executorOperatorSetId
+
+
+def test_executor_sets_that_do_not_fit_are_refused(tmp_path: Path) -> None:
+    chain = start_chain("eth-tester")
+    try:
+        accounts = devnet_accounts(3)
+        with pytest.raises(DevnetError, match="must be distinct"):
+            deploy_core(chain.w3, accounts, executor_sets=[(1, "bn254"), (1, "ecdsa")])
+        with pytest.raises(DevnetError, match="must be distinct"):
+            deploy_core(chain.w3, accounts, executor_sets=[(0, "bn254")])
+        core = deploy_core(chain.w3, accounts, executor_sets=[(1, "bn254"), (2, "ecdsa")])
+        with pytest.raises(DevnetError, match="the executor sets have 2 operators"):
+            setup_operators(chain.w3, core, accounts, tmp_path,
+                            executor_sets=[ExecutorSetSpec(1, 1, "bn254"), ExecutorSetSpec(2, 1, "ecdsa")])
+        with pytest.raises(DevnetError, match="set 2 was created on ecdsa"):
+            setup_operators(chain.w3, core, accounts, tmp_path,
+                            executor_sets=[ExecutorSetSpec(1, 1, "bn254"), ExecutorSetSpec(2, 2, "bn254")])
+        with pytest.raises(DevnetError, match="set 5 is not one of"):
+            setup_operators(chain.w3, core, accounts, tmp_path, executor_sets=[ExecutorSetSpec(5, 3, "bn254")])
+    finally:
+        chain.close()

@@ -36,7 +36,7 @@ pytestmark = pytest.mark.slow
 
 BACKENDS = ["anvil", "embedded"]
 CONTRACTS = ("key_registrar", "operator_table_updater", "bn254_certificate_verifier", "ecdsa_certificate_verifier",
-             "task_mailbox", "task_avs_registrar", "avs_task_hook")
+             "task_mailbox", "task_avs_registrar", "avs_task_hook", "workflow_state_machine")
 
 
 @dataclass
@@ -95,7 +95,7 @@ def test_contracts_answer_at_the_recorded_addresses(devnet: Running) -> None:
     assert c.task_avs_registrar.functions.avs().call() == deployment.avs
     assert c.operator_table_updater.functions.keyRegistrar().call() == deployment.key_registrar
     config = c.task_mailbox.functions.getExecutorOperatorSetTaskConfig(operator_set(deployment.avs, 1)).call()
-    assert config[0] == deployment.avs_task_hook and config[1] == 120  # hook, default SLA
+    assert config[0] == deployment.workflow_state_machine and config[1] == 120  # hook (push), default SLA
 
 
 def test_operators_registered_with_their_keystore_keys_and_sockets(devnet: Running) -> None:

@@ -86,8 +86,9 @@ class PerformerCancelled(PerformerError):
 class RuntimeEnv:
     """What the performer is started with: the port it listens on and its environment (WIRE.md §1).
 
-    ``env`` holds ``PORT`` plus ``L1_RPC_URL``, ``L2_RPC_URL``, ``TASK_MAILBOX``, ``TASK_AVS_REGISTRAR`` and
-    one ``<CONTRACT_NAME_UPPER_SNAKE>`` per AVS contract, plus any user-configured variables. For a container
+    ``env`` holds ``PORT`` plus ``L1_RPC_URL``, ``L2_RPC_URL``, ``TASK_MAILBOX``, ``TASK_AVS_REGISTRAR``,
+    ``WORKFLOW_STATE_MACHINE`` (when there is one) and one ``<CONTRACT_NAME_UPPER_SNAKE>`` per AVS contract, plus
+    any user-configured variables. For a container
     ``port`` is the port inside the container; the runtime decides how it is published.
     """
 
@@ -125,6 +126,7 @@ def build_runtime_env(
     l2_rpc_url: str = "",
     task_mailbox: str = "",
     task_avs_registrar: str = "",
+    workflow_state_machine: str = "",
     contracts: Mapping[str, str] | None = None,
     extra: Mapping[str, str] | None = None,
 ) -> RuntimeEnv:
@@ -133,7 +135,8 @@ def build_runtime_env(
     for name, address in (contracts or {}).items():
         env[upper_snake(name)] = address
     for key, value in (("L1_RPC_URL", l1_rpc_url), ("L2_RPC_URL", l2_rpc_url),
-                       ("TASK_MAILBOX", task_mailbox), ("TASK_AVS_REGISTRAR", task_avs_registrar)):
+                       ("TASK_MAILBOX", task_mailbox), ("TASK_AVS_REGISTRAR", task_avs_registrar),
+                       ("WORKFLOW_STATE_MACHINE", workflow_state_machine)):
         if value:
             env[key] = value
     env.update(extra or {})
