@@ -8,7 +8,6 @@ A Go performer can parse the same JSON.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 
@@ -57,8 +56,12 @@ def parse_envelope(payload: bytes, task_id: bytes = b"") -> PhaseRequest:
         return TaskValidationError(f"not a workflow phase envelope: {why} (a phase task's payload is the JSON "
                                    "WorkflowStateMachine writes; other tasks go to handle_task)")
 
+    from hourglass_cli import safe_json
+
     try:
-        doc = json.loads(bytes(payload).decode("utf-8"))
+        doc = safe_json.loads(bytes(payload).decode("utf-8"))
+    except safe_json.TooDeepError:  # json's C decoder would overflow the stack (py_ecc raises the limit)
+        raise bad("the payload is not JSON (nested too deeply)") from None
     except (UnicodeDecodeError, ValueError, RecursionError):
         raise bad("the payload is not JSON") from None
     if not isinstance(doc, dict) or doc.get(ENVELOPE_KEY) != ENVELOPE_VERSION:
