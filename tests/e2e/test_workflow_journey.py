@@ -114,3 +114,70 @@ def test_a_killed_aggregator_still_gives_exactly_the_required_updates(devnet: De
                      "the execution's end")
     assert final["status"] == "COMPLETED", final
     assert final["phases"][0]["updates"] == 3 and len(final["phases"][0]["task_hashes"]) == 3, final["phases"][0]
+
+
+def test_devkits_spellings_answer_too(devnet: Devnet) -> None:
+    started = json.loads(ok(run(devnet.project, "avs", "call", "--workflow", "start", "price-oracle", "--input",
+                                price(5200), "--json")).stdout)
+    execution = started["execution_id"]
+    doc = json.loads(ok(run(devnet.project, "avs", "status", "--execution-id", execution, "--json")).stdout)
+    assert doc["execution_id"] == execution and doc["workflow"] == "price-oracle"
+    rows = json.loads(ok(run(devnet.project, "avs", "debug", "--timeout-analysis", "--execution-id", execution,
+                             "--json")).stdout)
+    assert rows and all(r["execution"] == execution and r["timeout"] > 0 for r in rows), rows
+    wait_for(lambda: status(devnet, execution)["status"] == "COMPLETED", 240, "the execution's end")
+    story = ok(run(devnet.project, "avs", "logs", "--workflow-id", execution, "--phase", "0")).stdout
+    assert "PhaseStarted" in story and "monitor" in story
+    assert "aggregator |" in story or "executor-" in story, story  # the devnet's log lines for its tasks
+
+
+def test_bad_input_is_named_and_nothing_stops(devnet: Devnet) -> None:
+    execution = start(devnet, "price-oracle", "--input", price(4000))["execution_id"]
+    # a trigger for a phase that is not waiting
+    early = run(devnet.project, "workflow", "trigger", execution, "update", "--price", "9000")  # still pending
+    assert early.returncode == 1 and "InvalidPhaseStatus" in early.stderr, early.stderr
+    wrong = run(devnet.project, "workflow", "trigger", execution, "monitor", "--price", "1")  # not conditional
+    assert wrong.returncode == 1 and "WrongPhaseType(phase=0" in wrong.stderr, wrong.stderr
+    # a trigger from an address that is not authorized
+    env = {"STRANGER_KEY": "0x" + "5c" * 32}
+    rpc = state_of(devnet.project).chains[0].endpoint
+    address = json.loads(ok(run(devnet.project, "devnet", "status", "--json")).stdout)["deployment"][
+        "workflow_state_machine"]
+    wait_for(lambda: status(devnet, execution)["phases"][2]["status"] == "WAITING", 120, "update waiting")
+    stranger = run(devnet.project, "workflow", "trigger", execution, "2", "--price", "9000", "--rpc", rpc,
+                   "--workflow-contract", address, "--key-env", "STRANGER_KEY", env=env)
+    assert stranger.returncode == 1 and "NotAuthorizedTrigger" in stranger.stderr, stranger.stderr
+    # a workflow id that does not exist
+    missing = run(devnet.project, "workflow", "start", "0x" + "77" * 32)
+    assert missing.returncode == 1 and "no workflow 0x7777" in missing.stderr, missing.stderr
+    # the aggregator (and its driver) kept running: a fresh execution still completes
+    assert start(devnet, "price-oracle", "--input", price(5200), "--wait", "--timeout", "240")["status"] == "COMPLETED"
+
+
+def test_the_example_across_three_operator_sets(tmp_path: Path) -> None:
+    """The example with its phases on three executor sets ([devnet] executor_sets): monitor on set 1 (BN254),
+    agree on set 2 (ECDSA), update on set 3 (BN254) — each phase's tasks certified by its own set."""
+    ok(run(tmp_path, "avs", "init", "sets-avs"))
+    project = tmp_path / "sets-avs"
+    config = project / "hourglass.toml"
+    config.write_text(config.read_text().replace(
+        "[devnet]\n", '[devnet]\nexecutor_sets = [{ id = 1, operators = 3 }, { id = 2, operators = 3, curve = "ecdsa" },'
+                      " { id = 3, operators = 2 }]\n", 1).replace("\noperators = 4\n", "\n"))
+    example = project / "workflows" / "price-oracle.toml"
+    text = example.read_text()
+    for name, set_id in (("agree", 2), ("update", 3)):
+        text = text.replace(f'name = "{name}"\n', f'name = "{name}"\noperator_set = {set_id}\n')
+    example.write_text(text)
+    ok(run(project, "devnet", "start", "--detach", "--chain", "embedded"))
+    try:
+        ok(run(project, "workflow", "register", "workflows/price-oracle.toml"))
+        doc = json.loads(ok(run(project, "workflow", "start", "price-oracle", "--input", price(5200), "--wait",
+                                "--json", timeout=300)).stdout)
+        assert doc["status"] == "COMPLETED", doc
+        assert [p["operator_set"] for p in doc["phases"]] == [1, 2, 3, 0]
+        assert decode(["uint256"], bytes.fromhex(doc["phases"][1]["result"][2:])) == (5210,)
+        status = json.loads(ok(run(project, "devnet", "status", "--json")).stdout)
+        answered = {p["name"]: p["answered"] for p in status["operator_performance"]}
+        assert len(answered) == 8 and all(n > 0 for n in answered.values()), answered  # every set's executors
+    finally:
+        ok(run(project, "devnet", "stop", timeout=120))
