@@ -30,9 +30,10 @@ import time
 from pathlib import Path
 
 HOURGLASS = Path(sys.executable).with_name("hourglass")
+# One IMMEDIATE phase the template's performer runs (its handle_phase knows "monitor": a price from the input).
 ONE_PHASE = '''name = "one-phase"
 [[phase]]
-name = "fetch"
+name = "monitor"
 type = "immediate"
 timeout = "2m"
 '''
