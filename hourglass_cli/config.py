@@ -124,7 +124,7 @@ class DevnetSection:
     block_gas_limit: int = setting(
         300_000_000, "Gas per block on the devnet's chains: room for ~200 KB task payloads and results (storing 32 "
                      "bytes costs ~22,000 gas); set your target chain's (Ethereum: 36M-60M) to see what fits there.",
-        min=1_000_000, max=2**62)
+        min=10_000_000, max=2**62)  # the workflow contract alone takes ~8.3M gas to deploy
     same_second_results: bool = setting(
         True, "Let a result land in its task's creation second, from the next block on (false: EigenLayer's rule, "
               "a later second, which costs ~0.5 s per task on a devnet).")
@@ -194,7 +194,10 @@ def _check_value(where: str, f: dataclasses.Field, value: Any) -> Any:
     lo, hi = meta.get("min"), meta.get("max")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         if (lo is not None and value < lo) or (hi is not None and value > hi):
-            raise ConfigError(f"{where} must be from {lo:g} to {hi:g}, got {value!r}")
+            def shown(bound: float) -> str:  # whole numbers as written (1000000, not 1e+06)
+                return str(int(bound)) if float(bound).is_integer() else f"{bound:g}"
+
+            raise ConfigError(f"{where} must be from {shown(lo)} to {shown(hi)}, got {value!r}")
     pattern = meta.get("pattern")
     if pattern is not None and isinstance(value, str) and value and not pattern.match(value):
         raise ConfigError(f"{where} must be {meta.get('rule') or pattern.pattern}, got {value!r}")

@@ -159,3 +159,11 @@ def test_devnet_options_carry_the_sets(tmp_path: Path) -> None:
     single = resolve_options(tmp_path, operators=5, curve="ecdsa")
     assert single.executor_sets == () and single.sets == (ExecutorSetSpec(1, 5, "ecdsa"),)
     assert DevnetOptions.from_json(single.to_json()) == single
+
+
+def test_a_block_gas_limit_too_small_to_deploy_the_devnet_is_refused_up_front(tmp_path: Path) -> None:
+    """The devnet's contracts (the workflow contract alone ~8.3M gas) could not deploy below ~9M."""
+    path = tmp_path / "hourglass.toml"
+    path.write_text("[devnet]\nblock_gas_limit = 5_000_000\n")
+    with pytest.raises(ConfigError, match=r"\[devnet\].block_gas_limit must be from 10000000"):
+        load_config(path)
