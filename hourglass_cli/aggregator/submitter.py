@@ -322,7 +322,9 @@ class Submitter:
         if name in ("VerificationFailed",) and opset.curve == CurveType.BN254:
             return "full_witnesses"
         if name is not None:
-            return session._finish(st.FAILED, f"submitResult reverted: {exc.message[:300]}")
+            # exc.message already says "TaskMailbox.submitResult reverted: <error>"
+            text = exc.message if "submitResult" in exc.message else f"submitResult reverted: {exc.message}"
+            return session._finish(st.FAILED, text[:300])
         if any(m in exc.message.lower() for m in TOO_MUCH_GAS_MESSAGES):  # more than a block holds: retrying cannot help
             limit = f"{block_gas_limit:,}" if block_gas_limit else "unknown"
             return session._finish(st.FAILED, f"the result ({len(result):,} bytes) is too large to submit on chain: "
