@@ -65,15 +65,18 @@ class LiveTasks:
         from hourglass_cli.tasks.store_view import StoreView
 
         self.operators = operators  # executor address (lower case) → name
+        self.sizes: dict[int, int] = {}  # executor set id → its executors (several sets: k/n per set)
         self.store = StoreView(store, "l1", self.READ_TIMEOUT)  # the chain `hourglass task` targets
         self.rows: list[Progress] = []
 
     @classmethod
     def of(cls, state: DevnetState) -> LiveTasks:
         """The tasks of the devnet described by `state` (its aggregator's store, its executors' names)."""
-        from hourglass_cli.tasks.target import executor_names, store_of
+        from hourglass_cli.tasks.target import executor_names, set_sizes, store_of
 
-        return cls(store_of(state), executor_names(state))
+        tasks = cls(store_of(state), executor_names(state))
+        tasks.sizes = set_sizes(state)
+        return tasks
 
     def refresh(self, limit: int) -> list[Progress]:
         from hourglass_cli.aggregator import store as st
@@ -84,7 +87,8 @@ class LiveTasks:
             views = self.store.try_recent(limit)
             if views is not None:
                 now = time.time()
-                self.rows = [progress(v, on_chain=None, operators=len(self.operators), now=now,
+                self.rows = [progress(v, on_chain=None, operators=self.sizes.get(v.task.operator_set_id,
+                                                                                 len(self.operators)), now=now,
                                       reason=name_operators(v.task.reason or v.task.status, self.operators)
                                       if v.task.status in st.FINAL and v.task.status != st.COMPLETED else "")
                              for v in views]

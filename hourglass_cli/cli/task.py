@@ -275,8 +275,8 @@ def _progress(client: TaskClient, limit: int) -> list[Progress]:
         except Exception:  # noqa: BLE001 - the chain may be gone; the store still has the story
             chain = None
         reason = client.explain(view) if t.status in st.FINAL and t.status != st.COMPLETED else ""
-        rows.append(progress(view, on_chain=chain, operators=len(client.target.operators), reason=reason,
-                             now=time.time()))
+        rows.append(progress(view, on_chain=chain, operators=client.target.executors_of(t.operator_set_id),
+                             reason=reason, now=time.time()))
     return rows
 
 

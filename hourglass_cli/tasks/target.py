@@ -23,6 +23,11 @@ class Target:
     chain: str = "l1"  # the aggregator's name for this chain in its store
     operators: dict[str, str] = field(default_factory=dict)  # executor address → name
     project_dir: Path | None = None
+    set_sizes: dict[int, int] = field(default_factory=dict)  # executor set id → its executors (devnet)
+
+    def executors_of(self, set_id: int) -> int:
+        """How many executors serve operator set `set_id` (all known executors when unknown)."""
+        return self.set_sizes.get(int(set_id), len(self.operators))
 
     def name_of(self, address: str) -> str:
         """'executor-3' for a known operator address, else the address."""
@@ -48,7 +53,7 @@ def devnet_target(project: str | Path = ".", with_key: bool = True) -> Target:
     operators = executor_names(state)
     return Target(rpc_url=chain.endpoint, mailbox=state.deployment["task_mailbox"], avs=state.deployment["avs"],
                   key=_app_key() if with_key else b"", store_path=store_of(state),
-                  operators=operators, project_dir=root)
+                  operators=operators, project_dir=root, set_sizes=set_sizes(state))
 
 
 def _app_key() -> bytes:
@@ -62,6 +67,16 @@ def executor_names(state: object) -> dict[str, str]:
     operators = getattr(state, "operators", None) or {}
     return {str(op["address"]).lower(): str(op["name"]) for op in operators.get("operators", [])
             if op.get("role") == "executor"}
+
+
+def set_sizes(state: object) -> dict[int, int]:
+    """Executor set id → how many executors the devnet runs for it (from the state's operators)."""
+    operators = getattr(state, "operators", None) or {}
+    sizes: dict[int, int] = {}
+    for op in operators.get("operators", []):
+        if op.get("role") == "executor" and op.get("operator_set_id") is not None:
+            sizes[int(op["operator_set_id"])] = sizes.get(int(op["operator_set_id"]), 0) + 1
+    return sizes
 
 
 def store_of(state: object) -> Path | None:

@@ -140,3 +140,14 @@ def test_a_workflow_phase_on_set_2_completes_by_push(devnet: Running) -> None:
     wait_for(lambda: wsm.functions.getExecution(execution).call()[2] == completed, 60, "the execution completing")
     assert wsm.functions.getPhaseStatuses(execution).call() == [2]  # PhaseStatus.COMPLETED
     assert bytes(wsm.functions.getPhaseResult(execution, 0).call()) == address.encode()
+
+
+def test_task_list_counts_each_tasks_own_set(devnet: Running) -> None:
+    """k/n in `task list --json`: n is the executors of the task's own set (it counted every executor)."""
+    import json
+
+    for set_id, number in ((2, 4), (3, 5)):
+        _submit(devnet, set_id, number)
+    rows = json.loads(ok(run(devnet.project, "task", "list", "--json")).stdout)
+    totals = {row["responses"]["total"] for row in rows}
+    assert totals <= {1, 2} and 2 in totals and 1 in totals, rows  # set 2 has 2 executors, sets 1 and 3 one each
