@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from hourglass_cli.chain.sender import TxSender
 
 log = logging.getLogger("hourglass.aggregator.submitter")
+GAS_LIMIT_TTL = 30.0  # seconds a block gas limit read is reused (it changes slowly, if ever)
 
 
 def submit_gas(curve: CurveType, cert: bytes, result: bytes, cold: int = 0, cached: int = 0, signers: int = 0) -> int:
@@ -88,6 +89,7 @@ class Submitter:
         self.attempts = attempts
         self.nonsigners = NonSignerCache()
         self._versions: dict[str, str] = {}
+        self._gas_limits: dict[str, tuple[float, int]] = {}  # chain → (monotonic time read, block gas limit)
 
     # -- certificates --
 
@@ -289,12 +291,18 @@ class Submitter:
             return f"its block {task.block_number} was replaced by a reorg"
         return None
 
-    @staticmethod
-    def _block_gas_limit(contracts: ChainContracts) -> int | None:
+    def _block_gas_limit(self, contracts: ChainContracts) -> int | None:
+        """The chain's block gas limit, read at most every GAS_LIMIT_TTL seconds (not an RPC per submission)."""
+        now = time.monotonic()
+        hit = self._gas_limits.get(contracts.name)
+        if hit is not None and now - hit[0] < GAS_LIMIT_TTL:
+            return hit[1]
         try:
-            return int(contracts.w3.eth.get_block("latest")["gasLimit"])
+            limit = int(contracts.w3.eth.get_block("latest")["gasLimit"])
         except Exception:  # noqa: BLE001 - unreadable now: the send decides (and its error is classified)
             return None
+        self._gas_limits[contracts.name] = (now, limit)
+        return limit
 
     def _failed(self, session: TaskSession, opset: OperatorSet, exc: ChainError, attempt: int, tx_hash: str | None,
                 sent_at: float, record: bool = True, result: bytes = b"", block_gas_limit: int | None = None) -> str:

@@ -41,6 +41,7 @@ from hourglass_cli.aggregator.poller import _bytes, _hex, _int
 from hourglass_cli.chain.reverts import RevertError
 from hourglass_cli.chain.structs import TaskStatus
 from hourglass_cli.errors import ChainError
+from hourglass_cli.workflows.definition import trigger_from_metadata
 
 if TYPE_CHECKING:
     from web3 import Web3
@@ -350,7 +351,7 @@ class WorkflowDriver:
                     interval, required = decode(["uint256", "uint256"], metadata)
                     phases.append(PhaseDef(kind, int(interval), int(required)))
                 elif kind == CONDITIONAL:
-                    phases.append(PhaseDef(kind, trigger_from=_trigger_from(metadata)))
+                    phases.append(PhaseDef(kind, trigger_from=trigger_from_metadata(metadata)))
                 else:
                     phases.append(PhaseDef(kind))
             if not phases:
@@ -562,15 +563,3 @@ class WorkflowDriver:
                 found = "pending"
         return found
 
-
-def _trigger_from(metadata: bytes) -> int | None:
-    """The source phase of a CONDITIONAL phase's `trigger_from` (workflows.definition), or None."""
-    from hourglass_cli.workflows.definition import TRIGGER_FROM
-
-    if not metadata:
-        return None
-    try:
-        tag, index = decode(["string", "uint32"], metadata)
-    except Exception:  # noqa: BLE001 - free metadata of another shape
-        return None
-    return int(index) if tag == TRIGGER_FROM else None

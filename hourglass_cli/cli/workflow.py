@@ -232,8 +232,6 @@ def _finish(view: ExecutionView, as_json: bool) -> None:
     if as_json:
         _echo(_execution_doc(view))
     else:
-        if not console().is_terminal:
-            pass  # the last tree was printed as it changed
         reason = view.failure()
         line = f"execution {view.execution_id} {view.status.lower()}" + (f": {reason}" if reason else "")
         console().print(line, highlight=False, soft_wrap=True)
@@ -453,7 +451,6 @@ def debug(
 def _analysis(client: WorkflowClient, view: ExecutionView, root: Path | None) -> list[dict[str, Any]]:
     import time
 
-    workflow = client.contract.functions.getWorkflow(bytes.fromhex(view.workflow_id[2:])).call()
     block_time = int(client.w3.eth.get_block("latest")["timestamp"])
     store = _store(root)
     names = _operator_names(root)
@@ -461,7 +458,7 @@ def _analysis(client: WorkflowClient, view: ExecutionView, root: Path | None) ->
     for p in view.phases:
         if p.status in ("COMPLETED", "FAILED", "TIMED_OUT"):
             continue
-        timeout = int(workflow[3][p.index][2])
+        timeout = p.timeout
         elapsed = block_time - p.started_at if p.started_at else 0
         missing: list[str] = []
         if p.status == "PENDING":

@@ -27,6 +27,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from hourglass_cli.errors import HourglassError, UsageError
 from hourglass_cli.performer.base import Performer, TaskRequest, TaskResponse
+from hourglass_cli.performer.phase import is_envelope, parse_envelope
 from hourglass_cli.wire.services import PERFORMER_SERVICE, add_performer_servicer, performer_pb2
 
 log = logging.getLogger("hourglass.performer")
@@ -107,8 +108,6 @@ class _PerformerServicer:
         return performer_pb2.StartSyncResponse()
 
     def _run(self, task: TaskRequest) -> tuple[bytes | None, str | None, BaseException | None]:
-        from hourglass_cli.performer.phase import is_envelope, parse_envelope
-
         if is_envelope(task.payload):  # a workflow phase: handle_phase, not validate_task/handle_task
             try:
                 phase = parse_envelope(task.payload, task.task_id)

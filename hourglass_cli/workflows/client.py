@@ -49,6 +49,7 @@ class PhaseView:
     task_hashes: list[str]
     result: bytes = field(repr=False)
     failure: str = ""
+    timeout: int = 0  # seconds from the phase's start (its definition)
 
 
 @dataclass
@@ -204,7 +205,8 @@ class WorkflowClient:
             view.phases.append(PhaseView(
                 index, definition[0], PHASE_TYPES[int(definition[1])], PHASE_STATUSES[int(state[0])],
                 list(definition[3]), int(definition[5]), int(state[1]), int(state[2]), int(state[3]), int(state[5]),
-                ["0x" + bytes(h).hex() for h in state[6]], bytes(state[7]), self.explain(bytes(state[9]))))
+                ["0x" + bytes(h).hex() for h in state[6]], bytes(state[7]), self.explain(bytes(state[9])),
+                int(definition[2])))
         return view
 
     def executions(self, workflow: str) -> list[str]:
@@ -216,10 +218,10 @@ class WorkflowClient:
         """A stored failure (an ABI-encoded custom error of the contract) as `Name(arg=value, …)`."""
         if not failure:
             return ""
-        from hourglass_cli.chain.reverts import revert_error
+        from hourglass_cli.chain.abi import decode_revert
 
-        text = str(revert_error("phase", data=failure))
-        return text.split("phase reverted: ", 1)[-1]
+        decoded = decode_revert(failure)
+        return str(decoded) if decoded is not None else "0x" + failure.hex()
 
     def wait(self, execution: str, timeout: float, on_change: Any = None, poll: float = 0.25) -> ExecutionView:
         """Poll the execution until it ends (or `timeout` seconds pass); `on_change(view)` after each change."""

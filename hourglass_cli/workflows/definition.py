@@ -33,7 +33,6 @@ are the contract's (shared/docs/WORKFLOWS.md), checked here first so nothing is 
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -41,6 +40,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from hourglass_cli.config import _suggest
 from hourglass_cli.errors import ConfigError
 
 PHASE_TYPES = ("immediate", "coordination", "continuous", "conditional", "aggregation")
@@ -158,9 +158,8 @@ def _hex(value: Any, where: str, length: int | None = None) -> bytes:
 def _unknown(keys: Any, allowed: tuple[str, ...], where: str) -> None:
     for key in keys:
         if key not in allowed:
-            close = difflib.get_close_matches(key, allowed, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            raise WorkflowDefinitionError(f"{where}: unknown key '{key}'{hint}; allowed: {', '.join(allowed)}")
+            raise WorkflowDefinitionError(f"{where}: unknown key '{key}'{_suggest(key, list(allowed))}; allowed: "
+                                          f"{', '.join(allowed)}")
 
 
 def encode_condition(table: Any, where: str) -> bytes:
@@ -257,7 +256,7 @@ def compile_definition(doc: dict[str, Any], file: str = "workflow.toml") -> Work
             if dep not in names:
                 later = any(isinstance(t, dict) and t.get("name") == dep for t in raw[index:])
                 why = ("comes later: list phases so that each comes after the phases it depends on" if later else
-                       f"is not a phase of this workflow{_close(dep, list(names))}")
+                       f"is not a phase of this workflow{_suggest(dep, list(names))}")
                 raise WorkflowDefinitionError(f"{where}: depends on '{dep}', which {why}")
             if names[dep] in deps:
                 raise WorkflowDefinitionError(f"{where}: depends on '{dep}' twice")
@@ -307,26 +306,28 @@ def compile_definition(doc: dict[str, Any], file: str = "workflow.toml") -> Work
     return WorkflowDefinition(name, tuple(phases), tuple(triggers), file, names)
 
 
-def trigger_source(phase: PhaseDef) -> int | None:
-    """The phase whose verified task opens this conditional phase (`trigger_from`), or None."""
+def trigger_from_metadata(metadata: bytes) -> int | None:
+    """The source phase a conditional phase's metadata names (`trigger_from`), or None for other metadata."""
     from eth_abi import decode
 
-    if phase.phase_type != PHASE_TYPES.index("conditional") or not phase.metadata:
+    if not metadata:
         return None
     try:
-        tag, index = decode(["string", "uint32"], phase.metadata)
-    except Exception:  # noqa: BLE001 - metadata of another shape: not ours
+        tag, index = decode(["string", "uint32"], bytes(metadata))
+    except Exception:  # noqa: BLE001 - free metadata of another shape: not ours
         return None
     return int(index) if tag == TRIGGER_FROM else None
 
 
+def trigger_source(phase: PhaseDef) -> int | None:
+    """The phase whose verified task opens this conditional phase (`trigger_from`), or None."""
+    if phase.phase_type != PHASE_TYPES.index("conditional"):
+        return None
+    return trigger_from_metadata(phase.metadata)
+
+
 def uses_trigger_from(definition: WorkflowDefinition) -> bool:
     return any(trigger_source(p) is not None for p in definition.phases)
-
-
-def _close(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def load_definition(path: str | Path) -> WorkflowDefinition:
