@@ -90,7 +90,7 @@ def _message(name: str, schema: dict, children: dict[str, list[str]], indent: st
             oneofs.setdefault(oneof, []).append(f"{indent}    {_field(spec, number)}")
     for oneof, members in oneofs.items():
         lines.append(f"{indent}  oneof {oneof} {{")
-        lines += members + extra.pop((name, oneof), [])
+        lines += members + [f"{indent}    {line.strip()}" for line in extra.pop((name, oneof), [])]
         lines.append(f"{indent}  }}")
     lines.append(f"{indent}}}")
     return lines
