@@ -135,6 +135,7 @@ class AggregatorConfig(FileConfigMixin):
     chains: tuple[ChainSection, ...] = ()
     path: Path | None = None
     file: str = "aggregator.toml"
+    api: Any = None  # the client API's ApiConfig when the file has an [api] section (hourglass_cli.api.config)
 
     def read_tx_key(self) -> bytes:
         """The sending account's private key, from ``tx_keystore`` or ``tx_key_env`` (never logged)."""
@@ -189,19 +190,25 @@ def parse_aggregator_config(data: dict[str, Any], file: str = "aggregator.toml",
     """Validate a parsed TOML document into an AggregatorConfig."""
     sections: dict[str, Any] = {}
     chains: tuple[ChainSection, ...] = ()
-    allowed = [*_SECTIONS, "chains"]
+    allowed = [*_SECTIONS, "chains", "api"]
+    api = None
     for name, raw in data.items():
         if name == "chains":
             chains = _parse_chains(raw, file)
             continue
+        if name == "api":
+            from hourglass_cli.api.config import parse_api_section
+
+            api = parse_api_section(raw, file, path)
+            continue
         if name not in _SECTIONS:
             raise ConfigError(f"{file}: unknown section [{name}]{_suggest(name, allowed)}; allowed sections: "
-                              "[aggregator], [keys], [l1], [[chains]]")
+                              "[aggregator], [keys], [l1], [[chains]], [api]")
         if name == "keys" and isinstance(raw, dict) and ({"password", "tx_key", "private_key"} & set(raw)):
             raise ConfigError(f"{file}: [keys]: secrets must not be written in the config file",
                               hint="use password_file / password_env and tx_keystore / tx_key_env")
         sections[name] = _build_section(file, name, _SECTIONS[name], raw)
-    config = AggregatorConfig(**sections, chains=chains, path=path, file=file)
+    config = AggregatorConfig(**sections, chains=chains, path=path, file=file, api=api)
     _require(config, file)
     return config
 
@@ -216,7 +223,8 @@ def load_aggregator_config(path: str | Path) -> AggregatorConfig:
 def render_aggregator_config(*, operator_address: str, avs_address: str, keystore: str, curve: str,
                              tx_keystore: str = "", tx_key_env: str = "", password_file: str = "",
                              password_env: str = DEFAULT_PASSWORD_ENV, l1_rpc_url: str, task_avs_registrar: str,
-                             chains: list[dict[str, Any]], **aggregator: Any) -> str:
+                             chains: list[dict[str, Any]], api: dict[str, Any] | None = None,
+                             **aggregator: Any) -> str:
     """The TOML text of an aggregator config (for a supervisor writing one); checked by parsing it back.
 
     `chains`: one dict per chain with name, rpc_url, task_mailbox and optionally start_block, confirmations,
@@ -235,7 +243,7 @@ def render_aggregator_config(*, operator_address: str, avs_address: str, keystor
     sections: list[tuple[str, dict[str, Any]]] = [
         ("[aggregator]", {"operator_address": operator_address, "avs_address": avs_address, **aggregator}),
         ("[keys]", keys), ("[l1]", {"rpc_url": l1_rpc_url, "task_avs_registrar": task_avs_registrar}),
-        *(("[[chains]]", chain) for chain in chains)]
+        *(("[[chains]]", chain) for chain in chains), *((("[api]", api),) if api is not None else ())]
     text = "\n".join(head + "\n" + "".join(f"{k} = {value(v)}\n" for k, v in body.items()) for head, body in sections)
     parse_aggregator_config(tomllib.loads(text))  # fail here, not in the aggregator, if a value is wrong
     return text

@@ -64,6 +64,7 @@ class Aggregator:
         self._sessions_lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._http: Any = None
+        self.api: Any = None  # the client API server ([api]), hourglass_cli.api.server.ApiServer
         self.deps: Any = None
         self.metrics: Any = None
         self.port: int | None = None
@@ -145,6 +146,10 @@ class Aggregator:
         for driver in self.drivers:
             driver.start()
         self._http.start()
+        if cfg.api is not None and cfg.api.api.enabled:
+            from hourglass_cli.api.run import start_api
+
+            self.api = start_api(cfg.api)
         log.info("aggregator started operator=%s avs=%s chains=%s resumed=%d http=%s:%d signer=%s sender=%s "
                  "workflows=%s", agg.operator_address, avs, ",".join(chains), len(resumed), agg.host, self.port,
                  signer.curve.value, next(iter(senders.values())).address,
@@ -239,6 +244,9 @@ class Aggregator:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop pollers, cancel sessions (they stay in flight in the store and resume next start), close all."""
         self.stopping.set()
+        if self.api is not None:
+            self.api.stop()
+            self.api = None
         for d in self.drivers:
             d.close(timeout)
         for p in self.pollers:

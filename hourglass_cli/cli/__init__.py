@@ -29,6 +29,7 @@ GROUPS: dict[str, tuple[str, str]] = {
                  "phase by phase."),
     "performer": ("hourglass_cli.cli.performer", "Serve an AVS performer (gRPC PerformerService with health)."),
     "executor": ("hourglass_cli.cli.executor", "Run an operator's executor (gRPC ExecutorService)."),
+    "api": ("hourglass_cli.cli.api", "Run the client API (Ava SDK compatible) and manage its API keys."),
     "aggregator": ("hourglass_cli.cli.aggregator", "Run the AVS's aggregator: watch mailboxes, collect results, "
                    "submit certificates."),
 }

@@ -1,0 +1,74 @@
+"""Starting the client API from its config: standalone (``hourglass api run``) or inside the aggregator."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+
+from hourglass_cli.api.config import ApiConfig
+from hourglass_cli.errors import UsageError
+
+log = logging.getLogger("hourglass.api")
+
+
+def make_chain(config: ApiConfig):
+    """The ApiChain of `config`, or None when no rpc_url is set."""
+    api = config.api
+    if not api.rpc_url:
+        return None
+    from hourglass_cli.api.chain import ApiChain
+
+    return ApiChain(api.rpc_url, entry_point=api.entry_point, factory=api.wallet_factory,
+                    controller_key=config.controller_key(), bundler_url=api.bundler_url)
+
+
+def make_hourglass(config: ApiConfig, chain):
+    """HOURGLASS_TASK support when a mailbox and an AVS are configured."""
+    api = config.api
+    if chain is None or not (api.task_mailbox and api.avs_address):
+        return None
+    from hourglass_cli.api.hourglass_task import HourglassTasks
+
+    return HourglassTasks(chain.w3, mailbox=api.task_mailbox, avs=api.avs_address,
+                          executor_set_id=api.executor_operator_set_id, key=config.controller_key())
+
+
+def start_api(config: ApiConfig):
+    """A started ApiServer for `config`."""
+    from hourglass_cli.api.server import ApiServer
+
+    chain = make_chain(config)
+    server = ApiServer(config, chain=chain, hourglass=make_hourglass(config, chain)).start()
+    log.info("client API listening address=%s chain_id=%s", server.address, config.api.chain_id)
+    return server
+
+
+def run_api(config: ApiConfig) -> None:
+    """Serve until SIGTERM/SIGINT (main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        raise UsageError("run_api installs signal handlers and must run in the main thread")
+    from hourglass_cli.aggregator.server import configure_logging
+
+    configure_logging()
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+
+    def _on_signal(signum: int, _frame: object) -> None:
+        try:
+            os.write(wake_w, bytes([signum]))
+        except OSError:
+            pass
+
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    server = start_api(config)
+    try:
+        signum = os.read(wake_r, 1)[0]
+        log.info("client API got signal=%s", signal.Signals(signum).name)
+    finally:
+        server.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        os.close(wake_r)
+        os.close(wake_w)
