@@ -29,6 +29,9 @@ GROUPS: dict[str, tuple[str, str]] = {
                  "phase by phase."),
     "performer": ("hourglass_cli.cli.performer", "Serve an AVS performer (gRPC PerformerService with health)."),
     "executor": ("hourglass_cli.cli.executor", "Run an operator's executor (gRPC ExecutorService)."),
+    "automation": ("hourglass_cli.cli.automation", "Create, run and inspect client-API automations (triggers and "
+                   "a graph of steps) and their executions."),
+    "secret": ("hourglass_cli.cli.automation:secret_app", "Set, list and remove the secrets automations read."),
     "api": ("hourglass_cli.cli.api", "Run the client API (Ava SDK compatible) and manage its API keys."),
     "aggregator": ("hourglass_cli.cli.aggregator", "Run the AVS's aggregator: watch mailboxes, collect results, "
                    "submit certificates."),
@@ -57,7 +60,8 @@ def _root(
 
 def _mount_groups() -> None:
     for name, (module, help_text) in GROUPS.items():
-        app.add_typer(importlib.import_module(module).app, name=name, help=help_text)
+        module_name, _, attr = module.partition(":")
+        app.add_typer(getattr(importlib.import_module(module_name), attr or "app"), name=name, help=help_text)
 
 
 _mount_groups()
