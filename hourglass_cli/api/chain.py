@@ -112,6 +112,7 @@ class ApiChain:
         self._tokens: dict[str, tuple[float, dict | None]] = {}
         self._lock = threading.Lock()
         self._wallets = None
+        self.wallet_lookup = None  # (owner, wallet) → (factory, salt): set by the service (its wallet rows)
 
     @property
     def can_write(self) -> bool:
@@ -219,12 +220,12 @@ class ApiChain:
     # -- writes (smart wallets) ---------------------------------------------------------------------------
 
     def _bundler(self):
-        from hourglass_cli.api import wallets
+        from hourglass_cli.api.writer import WalletWriter
 
         with self._lock:
             if self._wallets is None:
-                self._wallets = wallets.WalletWriter(self.w3, entry_point=self.entry_point, factory=self.factory,
-                                                     controller_key=self._controller_key)
+                self._wallets = WalletWriter(self.w3, entry_point=self.entry_point, factory=self.factory,
+                                             controller_key=self._controller_key, lookup=self.wallet_lookup)
             return self._wallets
 
     def write(self, owner: str, wallet: str, address: str, abi: list[dict], calls, value: int, *,

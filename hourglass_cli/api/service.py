@@ -137,6 +137,8 @@ class ApiService:
         self.box = SecretBox(config.secrets_keys())
         self.limiter = RateLimiter(api.requests_per_second, api.burst)
         self.chain = chain
+        if chain is not None:
+            chain.wallet_lookup = self._wallet_of
         self.services = NodeServices(js_timeout=api.js_timeout, js_memory_mb=api.js_memory_mb,
                                      http_timeout=api.http_timeout, allow_private_http=api.allow_private_http,
                                      chain=chain, hourglass=hourglass)
@@ -164,6 +166,10 @@ class ApiService:
             owner = row[1] if row else ""
             self.store.put_execution(execution_id, task_id, owner, execution.index, execution.status,
                                      execution.start_at, execution.end_at, execution.SerializeToString())
+
+    def _wallet_of(self, owner: str, address: str) -> tuple[str, int] | None:
+        row = self.store.wallet_by_address(owner, address)
+        return (row.factory, int(row.salt)) if row else None
 
     def _lock_for(self, task_id: str) -> threading.Lock:
         with self._locks_lock:
