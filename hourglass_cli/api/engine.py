@@ -96,9 +96,21 @@ def to_value(data: Any) -> struct_pb2.Value:
 
 
 def from_value(value: struct_pb2.Value | None) -> Any:
+    """A protobuf Value as plain Python; whole numbers come back as ints (a Value holds doubles: 7 → 7.0 would
+    render "7.0" in a template)."""
     if value is None:
         return None
-    return json_format.MessageToDict(value)
+    return ints(json_format.MessageToDict(value))
+
+
+def ints(data: Any) -> Any:
+    if isinstance(data, float) and data.is_integer() and abs(data) < 2**53:
+        return int(data)
+    if isinstance(data, list):
+        return [ints(v) for v in data]
+    if isinstance(data, dict):
+        return {k: ints(v) for k, v in data.items()}
+    return data
 
 
 def _jsonable(data: Any) -> Any:

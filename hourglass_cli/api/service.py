@@ -120,7 +120,9 @@ def _salt(text: str) -> str:
 
 
 def _value_dict(values) -> dict[str, Any]:
-    return {k: json_format.MessageToDict(v) for k, v in values.items()}
+    from hourglass_cli.api.engine import ints
+
+    return {k: ints(json_format.MessageToDict(v)) for k, v in values.items()}
 
 
 class ApiService:
@@ -605,7 +607,7 @@ class ApiService:
         return {}
 
     def _variables(self, task: pb.Task, user: User, trigger_output: Any, extra: dict[str, Any]) -> dict[str, Any]:
-        variables: dict[str, Any] = {k: json_format.MessageToDict(v) for k, v in task.input_variables.items()}
+        variables: dict[str, Any] = _value_dict(task.input_variables)
         variables.update(extra)
         trigger_name = task.trigger.name or "trigger"
         variables[trigger_name] = {"data": trigger_output, "input": variables.get(trigger_name, {}).get("input")
