@@ -27,11 +27,13 @@ from eth_abi import encode
 from eth_utils import to_checksum_address
 
 from hourglass_cli.api.wallets import (
+    PAYMASTER_DATA_LENGTH,
     USER_OP_TYPE,
     UserOp,
     WalletError,
     init_code,
     sign_user_op,
+    sponsor_user_op,
     user_op_hash,
     wallet_address,
 )
@@ -80,6 +82,9 @@ _HINTS = {
             "and chain (EIP-191 prefixed)",
     "AA25": "use the nonce the EntryPoint's getNonce(sender, key) returns now (a used nonce cannot be replayed)",
     "AA31": "the paymaster's EntryPoint deposit is too low: depositTo the paymaster",
+    "AA32": "the paymaster's approval is outside its validAfter..validUntil window: get a fresh one",
+    "AA34": "the paymaster's signature does not verify: have its verifying signer approve this exact operation "
+            "(getHash covers every gas field and the sender's senderNonce)",
     "AA40": "raise verificationGasLimit",
     "AA95": "the bundle's gas limit left an operation less than its callGasLimit: give handleOps more gas",
 }
@@ -196,6 +201,18 @@ class Bundler:
 
     def sign(self, op: UserOp, key: bytes | str) -> UserOp:
         return sign_user_op(op, key, self.address, self.chain_id)
+
+    def sponsor(self, op: UserOp, paymaster: str, signer_key: bytes | str, *, valid_until: int = 0,
+                valid_after: int = 0) -> UserOp:
+        """`op` paid for by the VerifyingPaymaster at `paymaster` (approved with its signer's key; sign the operation
+        after this). Its preVerificationGas is recomputed for the paymaster's data first, as that is signed too."""
+        from hourglass_cli.chain.contracts import contract
+        from hourglass_cli.chain.sender import call
+
+        op = op.replace(paymaster_and_data=b"\xff" * PAYMASTER_DATA_LENGTH)
+        op = op.replace(pre_verification_gas=pre_verification_gas(op))
+        nonce = int(call(contract(self.w3, "VerifyingPaymaster", paymaster).functions.senderNonce(op.sender)))
+        return sponsor_user_op(op, signer_key, paymaster, self.chain_id, nonce, valid_until, valid_after)
 
     # ---------------------------------------------------------------- submitting
 

@@ -153,6 +153,40 @@ def sign_user_op(op: UserOp, key: bytes | str, entry_point: str, chain_id: int) 
     return op.replace(signature=ecdsa.sign_hash(key, signed_digest(user_op_hash(op, entry_point, chain_id))))
 
 
+# ------------------------------------------------------------------ the VerifyingPaymaster
+
+PAYMASTER_DATA_LENGTH = 20 + 64 + 65  # paymaster ‖ abi.encode(validUntil, validAfter) ‖ signature
+
+
+def paymaster_hash(op: UserOp, paymaster: str, chain_id: int, sender_nonce: int, valid_until: int = 0,
+                   valid_after: int = 0) -> bytes:
+    """VerifyingPaymaster.getHash(op, validUntil, validAfter): every field but paymasterAndData and signature, the
+    chain, the paymaster and the sender's approval count (`senderNonce(sender)` before this operation)."""
+    return keccak(encode(
+        ["address", "uint256", "bytes32", "bytes32", "uint256", "uint256", "uint256", "uint256", "uint256", "uint256",
+         "address", "uint256", "uint48", "uint48"],
+        [to_checksum_address(op.sender), op.nonce, keccak(op.init_code), keccak(op.call_data), op.call_gas_limit,
+         op.verification_gas_limit, op.pre_verification_gas, op.max_fee_per_gas, op.max_priority_fee_per_gas,
+         int(chain_id), to_checksum_address(paymaster), int(sender_nonce), int(valid_until), int(valid_after)]))
+
+
+def paymaster_and_data(paymaster: str, valid_until: int, valid_after: int, signature: bytes) -> bytes:
+    """The VerifyingPaymaster's paymasterAndData (valid_until 0 = no end)."""
+    return to_canonical_address(paymaster) + encode(["uint48", "uint48"], [int(valid_until), int(valid_after)]) \
+        + bytes(signature)
+
+
+def sponsor_user_op(op: UserOp, signer_key: bytes | str, paymaster: str, chain_id: int, sender_nonce: int,
+                    valid_until: int = 0, valid_after: int = 0) -> UserOp:
+    """`op` with the paymaster's approval signed by its verifying signer; sign the operation itself after this
+    (its hash covers paymasterAndData)."""
+    from hourglass_cli.crypto import ecdsa
+
+    digest = signed_digest(paymaster_hash(op, paymaster, chain_id, sender_nonce, valid_until, valid_after))
+    signature = ecdsa.sign_hash(signer_key, digest)
+    return op.replace(paymaster_and_data=paymaster_and_data(paymaster, valid_until, valid_after, signature))
+
+
 # ------------------------------------------------------------------ calldata
 
 

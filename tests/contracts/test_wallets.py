@@ -23,7 +23,7 @@ from hourglass_cli.compiler import load_artifact
 from hourglass_cli.crypto import ecdsa
 from hourglass_cli.devnet.accounts import CONTROLLER_INDEX, derive_account
 from tests.contracts.chains import Chain, deploy, send
-from tests.contracts.reverts import assert_reverts
+from tests.contracts.reverts import assert_reverts, revert_data
 from tests.chain.conftest import start_chain
 
 ETH = 10**18
@@ -39,6 +39,7 @@ class Env:
     token: Any
     bundler: Bundler
     controller_key: bytes
+    paymaster: Any
 
     @property
     def w3(self) -> Any:
@@ -81,7 +82,9 @@ def env_base(request: pytest.FixtureRequest) -> Iterator[Env]:
         factory = deploy(chain, "SimpleAccountFactory", entry_point.address, controller.address)
         token = deploy(chain, "DevnetERC20", "Token", "TOK")
         bundler = Bundler(chain.w3, entry_point.address, chain.sender(controller.address))
-        yield Env(chain, entry_point, factory, token, bundler, controller.private_key)
+        paymaster = deploy(chain, "VerifyingPaymaster", entry_point.address, controller.address, chain.accounts[0])
+        chain.sender(chain.accounts[0]).transact(paymaster.functions.deposit(), value=ETH)
+        yield Env(chain, entry_point, factory, token, bundler, controller.private_key, paymaster)
     finally:
         chain.close()
 
@@ -384,6 +387,81 @@ def test_the_gas_of_a_simple_execute(env: Env, capsys: pytest.CaptureFixture[str
               f"EntryPoint counted {result.actual_gas_used:,}")
     assert result.tx_gas_used < 100_000
     assert abs(result.actual_gas_used - result.tx_gas_used) < 5_000
+
+
+# ------------------------------------------------------------------ the paymaster
+
+
+def test_the_python_paymaster_hash_is_the_contracts(env: Env) -> None:
+    op = env.bundler.prepare_wallet(env.factory.address, ecdsa.address_of(OWNER_KEY), 0, w.build_execute(env.deployer))
+    chain_id = env.w3.eth.chain_id
+    for until, after in ((0, 0), (2**48 - 1, 12345)):
+        expected = bytes(env.paymaster.functions.getHash(op.to_tuple(), until, after).call())
+        assert w.paymaster_hash(op, env.paymaster.address, chain_id, 0, until, after) == expected
+        data = w.paymaster_and_data(env.paymaster.address, until, after, b"\x01" * 65)
+        assert len(data) == w.PAYMASTER_DATA_LENGTH
+        assert env.paymaster.functions.parsePaymasterAndData(data).call() == [until, after, b"\x01" * 65]
+    assert w.paymaster_hash(op, env.paymaster.address, chain_id, 1) != w.paymaster_hash(op, env.paymaster.address,
+                                                                                         chain_id, 0)
+
+
+def test_a_sponsored_operation_is_paid_by_the_paymaster(env: Env) -> None:
+    """A wallet with no ETH and no deposit is deployed and runs its call at the paymaster's expense; postOp records
+    the cost."""
+    wallet, paymaster = env.wallet(), env.paymaster
+    deposit = paymaster.functions.getDeposit().call()
+    op = env.bundler.prepare_wallet(env.factory.address, ecdsa.address_of(OWNER_KEY), 0,
+                                    w.build_execute(env.token.address, 0, bytes.fromhex(
+                                        env.token.functions.mint(wallet, 9)._encode_transaction_data()[2:])))
+    op = env.bundler.sign(env.bundler.sponsor(op, paymaster.address, env.controller_key), OWNER_KEY)
+    assert w.UserOp(wallet, paymaster_and_data=op.paymaster_and_data).paymaster == paymaster.address
+    result = env.bundler.submit(op)
+    assert result.success and result.deployed and env.token.functions.balanceOf(wallet).call() == 9
+    assert env.balance(wallet) == 0 and env.bundler.deposit_of(wallet) == 0  # the wallet paid nothing
+    assert paymaster.functions.getDeposit().call() == deposit - result.actual_gas_cost
+    assert paymaster.functions.senderNonce(wallet).call() == 1
+    receipt = env.w3.eth.get_transaction_receipt(result.tx_hash)
+    (sponsored,) = decode_logs(paymaster, receipt, "Sponsored")
+    assert sponsored["sender"] == wallet and sponsored["succeeded"]
+    # postOp is told the cost so far (its own gas is charged after it)
+    assert 0 < paymaster.functions.sponsoredGasCost(wallet).call() == sponsored["actualGasCost"] \
+        < result.actual_gas_cost
+
+    # a sponsored call that reverts: still paid for, postOp hears opReverted
+    transfer = env.token.functions.transfer(env.deployer, 10**6)._encode_transaction_data()
+    op = env.bundler.prepare(wallet, w.build_execute(env.token.address, 0, bytes.fromhex(transfer[2:])))
+    result = env.bundler.submit(env.bundler.sign(env.bundler.sponsor(op, paymaster.address, env.controller_key),
+                                                 OWNER_KEY))
+    assert not result.success and result.revert_reason == "DevnetERC20: balance"
+    receipt = env.w3.eth.get_transaction_receipt(result.tx_hash)
+    assert [e["succeeded"] for e in decode_logs(paymaster, receipt, "Sponsored")] == [False]
+
+
+def test_paymaster_refusals(env: Env) -> None:
+    paymaster = env.paymaster
+    op = env.bundler.prepare_wallet(env.factory.address, ecdsa.address_of(OWNER_KEY), 0, b"")
+    now = env.chain.now()
+
+    def attempt(prepared: w.UserOp) -> str:
+        return rejected(env, env.bundler.sign(prepared, OWNER_KEY)).reason
+
+    assert attempt(env.bundler.sponsor(op, paymaster.address, STRANGER_KEY)) == "AA34 signature error"
+    assert attempt(env.bundler.sponsor(op, paymaster.address, env.controller_key, valid_until=now - 10)) == \
+        "AA32 paymaster expired or not due"
+    assert attempt(env.bundler.sponsor(op, paymaster.address, env.controller_key, valid_after=now + 3600)) == \
+        "AA32 paymaster expired or not due"
+    assert attempt(op.replace(paymaster_and_data=b"\x01" * 19)) == "AA93 invalid paymasterAndData"
+    assert attempt(op.replace(paymaster_and_data=bytes.fromhex(env.deployer[2:]))) == "AA30 paymaster not deployed"
+    short = op.replace(paymaster_and_data=bytes.fromhex(paymaster.address[2:]))
+    assert attempt(short) == "AA33 reverted (or OOG)"  # InvalidPaymasterData: a custom error, no reason string
+    approved = env.bundler.sponsor(op, paymaster.address, env.controller_key)
+    send(env.chain, paymaster.functions.withdrawTo(env.deployer, paymaster.functions.getDeposit().call()),
+         env.deployer)
+    error = rejected(env, env.bundler.sign(approved, OWNER_KEY))
+    assert error.reason == "AA31 paymaster deposit too low" and "depositTo the paymaster" in (error.hint or "")
+    assert b"caller is not the owner" in revert_data(paymaster.functions.withdrawTo(env.deployer, 0),
+                                                     env.chain.accounts[5])
+    assert env.w3.eth.get_code(op.sender) == b""
 
 
 # ------------------------------------------------------------------ the v0.6 ABI
