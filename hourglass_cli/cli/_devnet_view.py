@@ -17,7 +17,8 @@ _STYLE = {"healthy": "green", "starting": "yellow", "down": "red", "stopped": "d
 _CONTRACTS = (("TaskMailbox", "task_mailbox"), ("TaskAVSRegistrar", "task_avs_registrar"),
               ("KeyRegistrar", "key_registrar"), ("BN254CertificateVerifier", "bn254_certificate_verifier"),
               ("ECDSACertificateVerifier", "ecdsa_certificate_verifier"), ("AVSTaskHook", "avs_task_hook"),
-              ("OperatorTableUpdater", "operator_table_updater"), ("WorkflowStateMachine", "workflow_state_machine"))
+              ("OperatorTableUpdater", "operator_table_updater"), ("WorkflowStateMachine", "workflow_state_machine"),
+              ("EntryPoint (v0.6)", "entry_point"), ("SimpleAccountFactory", "wallet_factory"))
 
 
 def _uptime(started_at: float | None) -> str:
@@ -131,6 +132,8 @@ def contract_rows(deployment: dict[str, Any] | None, project: dict[str, str] | N
             label = f"{mine} (task hook)" if key == "avs_task_hook" else f"{mine} (workflows)"
             del own[mine]
         rows.append((label, address))
+    if deployment.get("wallet_controller"):  # signs and bundles the smart wallets' UserOps (not a contract)
+        rows.append(("wallet controller", str(deployment["wallet_controller"])))
     rows += [(f"{name} (project)", address) for name, address in own.items()]
     return rows
 

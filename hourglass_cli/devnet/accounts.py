@@ -1,7 +1,8 @@
 """DevKit's devnet accounts: the well-known "test … junk" mnemonic on m/44'/60'/0'/0/i.
 
 deployer = 0, AVS = 1, app (task creator) = 2, operators = 3… (the aggregator's operator first, then the
-executors). Past index 9 the chain may not have funded the account; `ensure_funded` tops it up from the
+executors); the smart-wallet controller (the client API's key that signs UserOps and bundles them) = 4337, far
+past any operator. Past index 9 the chain may not have funded the account; `ensure_funded` tops it up from the
 deployer.
 """
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 DEFAULT_MNEMONIC = "test test test test test test test test test test test junk"
 DEFAULT_PATH = "m/44'/60'/0'/0/{index}"
 DEPLOYER_INDEX, AVS_INDEX, APP_INDEX, FIRST_OPERATOR_INDEX = 0, 1, 2, 3
+CONTROLLER_INDEX = 4337  # the wallet controller: beyond the operators (at most 4333 of them fit below it)
 PREFUNDED_ACCOUNTS = 10  # what anvil (and the embedded chain) fund from the mnemonic
 DEFAULT_OPERATOR_FUNDING = 10 * 10**18
 MIN_OPERATOR_BALANCE = 1 * 10**18
@@ -59,6 +61,7 @@ class DevnetAccounts:
     avs: DevAccount
     app: DevAccount
     operators: tuple[DevAccount, ...]
+    controller: DevAccount | None = None  # the smart wallets' controller (devnet_accounts always sets it)
 
     @property
     def aggregator(self) -> DevAccount:
@@ -73,6 +76,11 @@ class DevnetAccounts:
     def all(self) -> tuple[DevAccount, ...]:
         return (self.deployer, self.avs, self.app, *self.operators)
 
+    @property
+    def wallet_controller(self) -> DevAccount:
+        """The controller every devnet smart wallet accepts signatures from (account 4337 unless set)."""
+        return self.controller or derive_account(CONTROLLER_INDEX)
+
 
 def devnet_accounts(executors: int = 4, mnemonic: str = DEFAULT_MNEMONIC, path: str = DEFAULT_PATH) -> DevnetAccounts:
     """Accounts for a devnet with one aggregator operator and `executors` executor operators."""
@@ -80,12 +88,18 @@ def devnet_accounts(executors: int = 4, mnemonic: str = DEFAULT_MNEMONIC, path: 
         from hourglass_cli.errors import UsageError
 
         raise UsageError(f"a devnet needs at least one executor operator, got {executors}")
+    if FIRST_OPERATOR_INDEX + executors >= CONTROLLER_INDEX:
+        from hourglass_cli.errors import UsageError
+
+        raise UsageError(f"{executors} executor operators would reach account {CONTROLLER_INDEX}, the wallet "
+                         "controller's", hint=f"use fewer than {CONTROLLER_INDEX - FIRST_OPERATOR_INDEX} operators")
     ops = tuple(derive_account(FIRST_OPERATOR_INDEX + i, mnemonic, path) for i in range(executors + 1))
     return DevnetAccounts(
         derive_account(DEPLOYER_INDEX, mnemonic, path),
         derive_account(AVS_INDEX, mnemonic, path),
         derive_account(APP_INDEX, mnemonic, path),
         ops,
+        derive_account(CONTROLLER_INDEX, mnemonic, path),
     )
 
 

@@ -4,7 +4,8 @@ Order (each constructor names contracts deployed before it): KeyRegistrar → De
 BN254 and ECDSA CertificateVerifiers → updater.setCertificateVerifiers → TaskMailbox → initialize →
 AVSTaskHook → TaskAVSRegistrar (AvsConfig: aggregator set 0, the executor sets: 1 unless told otherwise) →
 WorkflowStateMachine (owned by the AVS, open registration, no fees; its constructor deploys WorkflowCodec and
-WorkflowStake) → KeyRegistrar.configureOperatorSet for every set (by the AVS). Addresses follow from the deployer's
+WorkflowStake) → the ERC-4337 v0.6 EntryPoint and SimpleAccountFactory (wallets accept the controller's signature; the
+deployer funds the controller) → KeyRegistrar.configureOperatorSet for every set (by the AVS). Addresses follow from the deployer's
 nonces, so every transaction is sent back to back with a computed gas limit (no estimation: py-evm estimates by
 re-running a call a dozen times) and the receipts are collected at the end.
 
@@ -36,10 +37,15 @@ DEFAULT_MAX_TASK_SLA = 3600  # the mailbox's cap on a task's SLA (seconds)
 STATE_FORMAT = 1
 
 WORKFLOW_CONTRACT = "WorkflowStateMachine"
+ENTRY_POINT_CONTRACT = "EntryPoint"
+WALLET_FACTORY_CONTRACT = "SimpleAccountFactory"
+CONTROLLER_FUNDING = 100 * 10**18  # the wallet controller bundles UserOps and tops up wallets' gas deposits
+MIN_CONTROLLER_BALANCE = 10 * 10**18
 # Gas of the small calls (measured ~47-75k); the limit only has to be high enough, unused gas is refunded.
 CALL_GAS = 200_000
 # Contracts whose constructor deploys others (`new X()`): their code deposits are part of the deployment's gas.
-_CREATES = {WORKFLOW_CONTRACT: ("WorkflowCodec", "WorkflowStake")}
+_CREATES = {WORKFLOW_CONTRACT: ("WorkflowCodec", "WorkflowStake"), ENTRY_POINT_CONTRACT: ("SenderCreator",),
+            WALLET_FACTORY_CONTRACT: ("SimpleAccount",)}
 
 
 def deploy_gas(name: str, args_size: int = 0) -> int:
@@ -88,6 +94,9 @@ class CoreDeployment:
     workflow_state_machine: str = ""  # "" = none deployed
     workflow_contract: str = ""  # its contract name: WorkflowStateMachine, or the project's subclass
     task_hook: str = ""  # the executor sets' task hook ("" = avs_task_hook)
+    entry_point: str = ""  # the ERC-4337 v0.6 EntryPoint ("" = no smart wallets on this chain)
+    wallet_factory: str = ""  # SimpleAccountFactory: wallets of (owner, salt) that also accept wallet_controller
+    wallet_controller: str = ""  # the client API's key that signs and bundles UserOps (devnet account 4337)
 
     @property
     def curve_type(self) -> CurveType:
@@ -169,6 +178,9 @@ class CoreDeployment:
             avs_task_hook=contract(w3, "AVSTaskHook", self.avs_task_hook),
             workflow_state_machine=(contract(w3, WORKFLOW_CONTRACT, self.workflow_state_machine)
                                     if self.workflow_state_machine else None),
+            entry_point=contract(w3, ENTRY_POINT_CONTRACT, self.entry_point) if self.entry_point else None,
+            wallet_factory=(contract(w3, WALLET_FACTORY_CONTRACT, self.wallet_factory)
+                            if self.wallet_factory else None),
         )
 
 
@@ -184,6 +196,8 @@ class CoreContracts:
     task_avs_registrar: Contract
     avs_task_hook: Contract
     workflow_state_machine: Contract | None = None  # bound with our ABI (a project's subclass has at least it)
+    entry_point: Contract | None = None
+    wallet_factory: Contract | None = None
 
     def certificate_verifier(self, curve: CurveType | str) -> Contract:
         return self.bn254_certificate_verifier if CurveType.parse(curve) == CurveType.BN254 \
@@ -218,14 +232,17 @@ class ContractAddresses:
     avs_task_hook: str
     deployed_at_block: int
     workflow_state_machine: str = ""
+    entry_point: str = ""
+    wallet_factory: str = ""
 
 
 def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_task_sla: int, fee_split: int,
-                    version: str, same_second_results: bool,
-                    workflow: bool = True) -> tuple[dict[str, str], list[PendingTx], list[PendingTx]]:
+                    version: str, same_second_results: bool, workflow: bool = True,
+                    wallet_controller: str | None = None) -> tuple[dict[str, str], list[PendingTx], list[PendingTx]]:
     """Send every deployment (and the two wiring calls) without waiting; addresses come from the nonces.
 
-    `workflow`: also deploy WorkflowStateMachine (last, so the other addresses do not depend on it)."""
+    `workflow`: also deploy WorkflowStateMachine; `wallet_controller`: also the EntryPoint and the wallet factory
+    with that controller (both after the others, so their addresses do not depend on these)."""
     from hourglass_cli.chain.contracts import contract
 
     w3, d = deployer.w3, deployer.address
@@ -250,6 +267,9 @@ def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_tas
                  "avs_task_hook": hook}
     if workflow:
         addresses["workflow_state_machine"] = new(WORKFLOW_CONTRACT, *workflow_constructor_args(mailbox, avs))
+    if wallet_controller:
+        addresses["entry_point"] = new(ENTRY_POINT_CONTRACT)
+        addresses["wallet_factory"] = new(WALLET_FACTORY_CONTRACT, addresses["entry_point"], wallet_controller)
     return addresses, deploys, calls
 
 
@@ -272,14 +292,15 @@ def deploy_contracts(
     version: str = CONTRACTS_VERSION,
     same_second_results: bool = True,
     workflow: bool = False,
+    wallet_controller: str | None = None,
 ) -> ContractAddresses:
-    """Deploy the core contracts, the AVS's registrar (owned by `avs`) and hook and (`workflow`) the
-    WorkflowStateMachine; wait for all of them. (The contract tests' stack deploys its own workflow contract;
-    `deploy_core`, the devnet's, deploys ours by default.)"""
+    """Deploy the core contracts, the AVS's registrar (owned by `avs`) and hook, (`workflow`) the
+    WorkflowStateMachine and (`wallet_controller`) the EntryPoint and wallet factory; wait for all of them. (The
+    contract tests' stack deploys its own workflow contract; `deploy_core`, the devnet's, deploys ours by default.)"""
     from hourglass_cli.chain.sender import wait_all
 
     addresses, deploys, calls = _send_contracts(deployer, avs, avs_config, max_task_sla, fee_split, version,
-                                                same_second_results, workflow)
+                                                same_second_results, workflow, wallet_controller)
     receipts = wait_all(deploys + calls)
     _check_created(deploys, receipts)
     return ContractAddresses(**addresses, deployed_at_block=int(receipts[0]["blockNumber"]))
@@ -312,12 +333,14 @@ def deploy_core(
     avs: TxSender | None = None,
     same_second_results: bool = True,
     workflow: bool = True,
+    wallets: bool = True,
 ) -> CoreDeployment:
     """Deploy every contract, create the AVS's operator sets, return the addresses.
 
     The aggregator set is on `curve`; the executor sets are `executor_sets` ((id, curve) pairs, in order), by
     default the one set `executor_set_id` on `curve`. `workflow`: deploy our WorkflowStateMachine, which becomes
-    the executor sets' task hook (False: the caller deploys a project's workflow contract, or none).
+    the executor sets' task hook (False: the caller deploys a project's workflow contract, or none). `wallets`:
+    deploy the EntryPoint and the wallet factory for `accounts.wallet_controller` and fund that account.
     """
     from hourglass_cli.chain.sender import wait_all
 
@@ -332,8 +355,11 @@ def deploy_core(
     deployer = deployer or accounts.deployer.sender(w3)
     avs = avs or accounts.avs.sender(w3)
     avs_config = AvsConfig(aggregator_set_id, tuple(ids))
+    controller = accounts.wallet_controller.address if wallets else None
     addresses, deploys, calls = _send_contracts(deployer, avs.address, avs_config, max_task_sla, fee_split, version,
-                                                same_second_results, workflow)
+                                                same_second_results, workflow, controller)
+    if controller and int(w3.eth.get_balance(controller)) < MIN_CONTROLLER_BALANCE:
+        calls.append(deployer.transfer(controller, CONTROLLER_FUNDING))  # after the deployments: nonces unchanged
     calls += configure_operator_sets(avs, addresses["key_registrar"],
                                      {aggregator_set_id: curve_type, **dict(sets)})
     receipts = wait_all(deploys + calls)
@@ -351,5 +377,6 @@ def deploy_core(
         executor_sets=tuple((i, c.label) for i, c in sets),
         workflow_contract=WORKFLOW_CONTRACT if wsm else "",
         task_hook=wsm or addresses["avs_task_hook"],
+        wallet_controller=controller or "",
         **addresses,
     )

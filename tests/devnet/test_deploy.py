@@ -287,6 +287,28 @@ def test_the_workflow_state_machine_is_deployed_wired_and_is_the_sets_hook(devne
     assert CoreDeployment.from_json(doc) == core
 
 
+def test_the_smart_wallet_contracts_come_with_the_core_contracts(devnet: Devnet) -> None:
+    """EntryPoint and SimpleAccountFactory (its controller: devnet account 4337, funded by the deployer) are deployed
+    after every other contract and recorded in the deployment; the factory's wallets answer getAddress."""
+    from hourglass_cli.api.wallets import predict_address, wallet_address
+    from hourglass_cli.devnet.accounts import CONTROLLER_INDEX
+
+    w3, core = devnet.chain.w3, devnet.core
+    controller = derive_account(CONTROLLER_INDEX).address
+    assert core.wallet_controller == controller == devnet.accounts.wallet_controller.address
+    assert devnet.contracts.entry_point is not None and devnet.contracts.wallet_factory is not None
+    factory = devnet.contracts.wallet_factory.functions
+    assert factory.entryPoint().call() == core.entry_point and factory.controller().call() == controller
+    assert len(w3.eth.get_code(core.entry_point)) > 0 and len(w3.eth.get_code(factory.accountImplementation().call()))
+    assert w3.eth.get_balance(controller) >= 10 * 10**18
+    owner = devnet.accounts.app.address
+    assert wallet_address(w3, core.wallet_factory, owner, 1) == predict_address(core.wallet_factory, owner, 1)
+    doc = core.to_json()
+    assert {doc["entry_point"], doc["wallet_factory"], doc["wallet_controller"]} == {core.entry_point,
+                                                                                    core.wallet_factory, controller}
+    assert CoreDeployment.from_json(doc) == core
+
+
 def test_the_workflow_deployment_fits_its_gas_limit() -> None:
     """deploy_gas counts the helper contracts WorkflowStateMachine's constructor creates (8.3M measured)."""
     from hourglass_cli.devnet.deploy import deploy_gas
@@ -307,8 +329,9 @@ def test_without_our_workflow_contract_the_default_hook_is_configured(tmp_path: 
     chain = start_chain("eth-tester")
     try:
         accounts = devnet_accounts(1)
-        core = deploy_core(chain.w3, accounts, curve="ecdsa", workflow=False)
+        core = deploy_core(chain.w3, accounts, curve="ecdsa", workflow=False, wallets=False)
         assert core.workflow_state_machine == "" and core.workflow_path == "" and core.hook == core.avs_task_hook
+        assert core.entry_point == core.wallet_factory == core.wallet_controller == ""
         ops = setup_operators(chain.w3, core, accounts, tmp_path)
         assert ops.task_config.task_hook == core.avs_task_hook
     finally:

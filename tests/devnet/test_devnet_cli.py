@@ -98,6 +98,33 @@ def test_contracts_answer_at_the_recorded_addresses(devnet: Running) -> None:
     assert config[0] == deployment.workflow_state_machine and config[1] == 120  # hook (push), default SLA
 
 
+def test_the_smart_wallet_contracts_are_in_the_state(devnet: Running) -> None:
+    """state.json names the EntryPoint, the wallet factory and its controller (funded); an operation the controller
+    signs deploys a wallet through them."""
+    from hourglass_cli.api import wallets
+    from hourglass_cli.api.bundler import Bundler
+    from hourglass_cli.chain.sender import TxSender
+    from hourglass_cli.devnet.accounts import CONTROLLER_INDEX, derive_account
+
+    doc = devnet.state.deployment or {}
+    controller = derive_account(CONTROLLER_INDEX)
+    assert doc["wallet_controller"] == controller.address
+    assert doc["entry_point"] in devnet.start_stdout and doc["wallet_factory"] in devnet.start_stdout
+    w3 = connect(devnet.state.chains[0].endpoint)
+    c = CoreDeployment.from_json(doc).bind(w3)
+    assert c.entry_point is not None and c.wallet_factory is not None
+    assert len(w3.eth.get_code(doc["entry_point"])) > 0 and len(w3.eth.get_code(doc["wallet_factory"])) > 0
+    assert c.wallet_factory.functions.entryPoint().call() == doc["entry_point"]
+    assert c.wallet_factory.functions.controller().call() == controller.address
+    assert w3.eth.get_balance(controller.address) >= 10**19
+    bundler = Bundler(w3, doc["entry_point"], TxSender(w3, controller.private_key))
+    owner = derive_account(2).address  # the app's account: any address can own a wallet
+    op = bundler.prepare_wallet(doc["wallet_factory"], owner, 99, b"")
+    result = bundler.submit(bundler.sign(op, controller.private_key))
+    assert result.success and result.deployed
+    assert result.sender == wallets.wallet_address(w3, doc["wallet_factory"], owner, 99)
+
+
 def test_operators_registered_with_their_keystore_keys_and_sockets(devnet: Running) -> None:
     state = devnet.state
     w3 = connect(state.chains[0].endpoint)
