@@ -145,11 +145,11 @@ class Aggregator:
                 self.drivers.append(self._driver(section, chains[section.name], senders[section.name]))
         for driver in self.drivers:
             driver.start()
-        self._http.start()
-        if cfg.api is not None and cfg.api.api.enabled:
+        if cfg.api is not None and cfg.api.api.enabled:  # before /healthz answers: ready means the API serves too
             from hourglass_cli.api.run import start_api
 
             self.api = start_api(cfg.api)
+        self._http.start()
         log.info("aggregator started operator=%s avs=%s chains=%s resumed=%d http=%s:%d signer=%s sender=%s "
                  "workflows=%s", agg.operator_address, avs, ",".join(chains), len(resumed), agg.host, self.port,
                  signer.curve.value, next(iter(senders.values())).address,

@@ -186,6 +186,8 @@ def summary(state: DevnetState) -> RenderableType:
 
     places = [(f"{chain.name} ({chain.backend})", f"{chain.endpoint}  chain id {chain.chain_id}")
               for chain in state.chains]
+    if state.api:
+        places.append(("client API", f"{state.api['address']} (Ava SDK: AVS_RPC_URL={state.api['address']})"))
     places += contract_rows(state.deployment, state.project_contracts.get("l1"))
     places += workflow_row(state.deployment)
     if state.deployment:
@@ -222,6 +224,8 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
     parts: list[Any] = [components_table(doc["components"], title=f"devnet {doc['status']} (supervisor pid "
                                                                    f"{doc['supervisor_pid']}{started})")]
     rows = contract_rows(doc.get("deployment"), (doc.get("project_contracts") or {}).get("l1"))
+    if doc.get("api"):
+        rows.insert(0, ("client API", f"{doc['api']['address']}  chain id {doc['api']['chain_id']}"))
     rows += workflow_row(doc.get("deployment"))
     rows += [(label, text) for label, text in set_rows(doc.get("deployment"), {
         "operators": doc.get("operators") or [], "taskConfigs": doc.get("task_configs") or {}})]

@@ -265,20 +265,70 @@ def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any,
                        **_workflow_key(str(l2.get("workflow_state_machine") or ""))})
     extra = ({"project_artifacts": str(project_artifacts(sup.options.project_dir))}
              if sup.state.project_contracts else {})
+    api, api_port = _api_section(deployment, urls, sup)
     config = folder / "aggregator.toml"
     config.write_text(render_aggregator_config(
         operator_address=op.address, avs_address=deployment.avs, keystore=op.keystore, curve=op.curve,
         tx_key_env=TX_KEY_ENV, password_env=PASSWORD_ENV, l1_rpc_url=urls["l1"],
         task_avs_registrar=deployment.task_avs_registrar, chains=chains, store="aggregator.db",
-        metrics_port=port, **extra))
+        metrics_port=port, api=api, **extra))
+    sup.state.api = {"address": f"{LOCALHOST}:{api_port}", "chain_id": api["chain_id"], "config": str(config),
+                     "cli_key_file": str(folder / "cli-api.key"), "store": str(folder / "api.db")}
     record = ProcessRecord(name="aggregator", kind="aggregator", port=port, endpoint=f"{LOCALHOST}:{port}",
                            log=str(sup.logs / "aggregator.log"), config=str(config))
     # the aggregator operator's account key: public devnet mnemonic, handed over in the environment only
     env = {**child_env(), TX_KEY_ENV: "0x" + derive_account(op.account_index).private_key.hex()}
+    if deployment.wallet_controller:  # the client API signs and bundles UserOps with the controller's key
+        from hourglass_cli.devnet.accounts import CONTROLLER_INDEX
+
+        env[API_CONTROLLER_ENV] = "0x" + derive_account(CONTROLLER_INDEX).private_key.hex()
     args = ["run", "--config", str(config)]
     argv = [sys.executable, "-c", AGGREGATOR_CLI, *args]
     return [comp.Component(record, argv, env, comp.check_for(record), restart=True, fork_entry=_aggregator_main,
                            fork_args=args)]
+
+
+API_CONTROLLER_ENV = "HOURGLASS_API_CONTROLLER_KEY"
+API_DEFAULT_PORT = 2206
+
+
+def _api_section(deployment: Any, urls: dict[str, str], sup: Supervisor) -> tuple[dict[str, Any], int]:
+    """[api] of the devnet's aggregator: the client API on 2206 (a free port when 2206 is taken), the devnet's
+    wallets, HOURGLASS_TASK steps on its mailbox and first executor set."""
+    from hourglass_cli.ports import port_in_use
+
+    port = API_DEFAULT_PORT if not port_in_use(LOCALHOST, API_DEFAULT_PORT) else operator_ports(1)[0]
+    chain = sup.state.chain("l1")
+    section: dict[str, Any] = {
+        "port": port, "chain_id": int(chain.chain_id if chain and chain.chain_id else CHAIN_ID),
+        "rpc_url": urls["l1"], "store": "api.db", "jwt_secret_file": "api-jwt.secret",
+        "secrets_key_file": "api-secrets.key", "task_mailbox": deployment.task_mailbox,
+        "avs_address": deployment.avs, "executor_operator_set_id": int(deployment.executor_set_ids[0])}
+    if deployment.entry_point and deployment.wallet_factory:
+        section.update(entry_point=deployment.entry_point, wallet_factory=deployment.wallet_factory,
+                       controller_key_env=API_CONTROLLER_ENV)
+    return section, port
+
+
+def mint_cli_key(sup: Supervisor) -> None:
+    """An admin API key for the devnet's app account, for `hourglass automation …` (file mode 0600)."""
+    from hourglass_cli.api.config import load_api_config
+    from hourglass_cli.cli.api import _store_and_auth
+    from hourglass_cli.devnet.accounts import APP_INDEX, derive_account
+
+    api = sup.state.api
+    if not api:
+        return
+    config = load_api_config(api["config"])
+    store, auth = _store_and_auth(config)
+    try:
+        _, key = auth.create_api_key(derive_account(APP_INDEX).address, ("admin",), 365 * 86400, "devnet CLI")
+    finally:
+        store.close()
+    path = Path(api["cli_key_file"])
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(key + "\n")
 
 
 def start_components(sup: Supervisor, deployment: Any, operators: Any, urls: dict[str, str]) -> None:
@@ -296,6 +346,8 @@ def start_components(sup: Supervisor, deployment: Any, operators: Any, urls: dic
         c.start(close_fds=sup.inherited_fds())
     sup.save()
     comp.wait_ready(started, sup.options.ready_deadline_s, "the aggregator and executors")
+    if any(c.record.kind == "aggregator" for c in started):
+        mint_cli_key(sup)
     for c in started:
         c.record.children = comp.child_processes(c.pid or 0)
     names = ", ".join(sorted({c.record.kind for c in started}))

@@ -263,7 +263,8 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
                            "deployment": state.deployment, "l2_deployment": state.l2_deployment,
                            "project_contracts": state.project_contracts,
                            "operators": (state.operators or {}).get("operators", []),
-                           "task_configs": (state.operators or {}).get("taskConfigs", {})}
+                           "task_configs": (state.operators or {}).get("taskConfigs", {}),
+                           "api": state.api}
     records = state.records()
     with ThreadPoolExecutor(max_workers=max(1, len(records)), thread_name_prefix="status") as pool:
         probes = list(pool.map(lambda r: _probe(r) if running and r.alive() else (False, None), records))

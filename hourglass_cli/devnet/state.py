@@ -124,6 +124,8 @@ class DevnetState:
     project_contracts: dict[str, dict[str, str]] = field(default_factory=dict)  # {"l1": {name: address}, …}
     timings: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    # the client API (in the aggregator's process): address, chain_id, config (the aggregator's toml), cli_key_file
+    api: dict[str, Any] | None = None
 
     # -- queries
 
