@@ -18,7 +18,8 @@ _CONTRACTS = (("TaskMailbox", "task_mailbox"), ("TaskAVSRegistrar", "task_avs_re
               ("KeyRegistrar", "key_registrar"), ("BN254CertificateVerifier", "bn254_certificate_verifier"),
               ("ECDSACertificateVerifier", "ecdsa_certificate_verifier"), ("AVSTaskHook", "avs_task_hook"),
               ("OperatorTableUpdater", "operator_table_updater"), ("WorkflowStateMachine", "workflow_state_machine"),
-              ("EntryPoint (v0.6)", "entry_point"), ("SimpleAccountFactory", "wallet_factory"))
+              ("EntryPoint (v0.6)", "entry_point"), ("SimpleAccountFactory", "wallet_factory"),
+              ("VerifyingPaymaster", "wallet_paymaster"))
 
 
 def _uptime(started_at: float | None) -> str:

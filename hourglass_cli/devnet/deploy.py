@@ -4,8 +4,8 @@ Order (each constructor names contracts deployed before it): KeyRegistrar → De
 BN254 and ECDSA CertificateVerifiers → updater.setCertificateVerifiers → TaskMailbox → initialize →
 AVSTaskHook → TaskAVSRegistrar (AvsConfig: aggregator set 0, the executor sets: 1 unless told otherwise) →
 WorkflowStateMachine (owned by the AVS, open registration, no fees; its constructor deploys WorkflowCodec and
-WorkflowStake) → the ERC-4337 v0.6 EntryPoint and SimpleAccountFactory (wallets accept the controller's signature; the
-deployer funds the controller) → KeyRegistrar.configureOperatorSet for every set (by the AVS). Addresses follow from the deployer's
+WorkflowStake) → the ERC-4337 v0.6 EntryPoint, SimpleAccountFactory (wallets accept the controller's signature) and a
+VerifyingPaymaster (the controller approves, owns it; the deployer funds its deposit and the controller) → KeyRegistrar.configureOperatorSet for every set (by the AVS). Addresses follow from the deployer's
 nonces, so every transaction is sent back to back with a computed gas limit (no estimation: py-evm estimates by
 re-running a call a dozen times) and the receipts are collected at the end.
 
@@ -39,6 +39,8 @@ STATE_FORMAT = 1
 WORKFLOW_CONTRACT = "WorkflowStateMachine"
 ENTRY_POINT_CONTRACT = "EntryPoint"
 WALLET_FACTORY_CONTRACT = "SimpleAccountFactory"
+PAYMASTER_CONTRACT = "VerifyingPaymaster"
+PAYMASTER_DEPOSIT = 10 * 10**18  # the devnet paymaster's EntryPoint deposit (what sponsored operations are paid from)
 CONTROLLER_FUNDING = 100 * 10**18  # the wallet controller bundles UserOps and tops up wallets' gas deposits
 MIN_CONTROLLER_BALANCE = 10 * 10**18
 # Gas of the small calls (measured ~47-75k); the limit only has to be high enough, unused gas is refunded.
@@ -97,6 +99,7 @@ class CoreDeployment:
     entry_point: str = ""  # the ERC-4337 v0.6 EntryPoint ("" = no smart wallets on this chain)
     wallet_factory: str = ""  # SimpleAccountFactory: wallets of (owner, salt) that also accept wallet_controller
     wallet_controller: str = ""  # the client API's key that signs and bundles UserOps (devnet account 4337)
+    wallet_paymaster: str = ""  # a VerifyingPaymaster whose signer and owner is wallet_controller
 
     @property
     def curve_type(self) -> CurveType:
@@ -181,6 +184,8 @@ class CoreDeployment:
             entry_point=contract(w3, ENTRY_POINT_CONTRACT, self.entry_point) if self.entry_point else None,
             wallet_factory=(contract(w3, WALLET_FACTORY_CONTRACT, self.wallet_factory)
                             if self.wallet_factory else None),
+            wallet_paymaster=(contract(w3, PAYMASTER_CONTRACT, self.wallet_paymaster)
+                              if self.wallet_paymaster else None),
         )
 
 
@@ -198,6 +203,7 @@ class CoreContracts:
     workflow_state_machine: Contract | None = None  # bound with our ABI (a project's subclass has at least it)
     entry_point: Contract | None = None
     wallet_factory: Contract | None = None
+    wallet_paymaster: Contract | None = None
 
     def certificate_verifier(self, curve: CurveType | str) -> Contract:
         return self.bn254_certificate_verifier if CurveType.parse(curve) == CurveType.BN254 \
@@ -234,6 +240,7 @@ class ContractAddresses:
     workflow_state_machine: str = ""
     entry_point: str = ""
     wallet_factory: str = ""
+    wallet_paymaster: str = ""
 
 
 def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_task_sla: int, fee_split: int,
@@ -241,8 +248,9 @@ def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_tas
                     wallet_controller: str | None = None) -> tuple[dict[str, str], list[PendingTx], list[PendingTx]]:
     """Send every deployment (and the two wiring calls) without waiting; addresses come from the nonces.
 
-    `workflow`: also deploy WorkflowStateMachine; `wallet_controller`: also the EntryPoint and the wallet factory
-    with that controller (both after the others, so their addresses do not depend on these)."""
+    `workflow`: also deploy WorkflowStateMachine; `wallet_controller`: also the EntryPoint, the wallet factory and
+    the paymaster with that controller, and fund the paymaster's deposit (after the others, so their addresses do not
+    depend on these)."""
     from hourglass_cli.chain.contracts import contract
 
     w3, d = deployer.w3, deployer.address
@@ -270,6 +278,10 @@ def _send_contracts(deployer: TxSender, avs: str, avs_config: AvsConfig, max_tas
     if wallet_controller:
         addresses["entry_point"] = new(ENTRY_POINT_CONTRACT)
         addresses["wallet_factory"] = new(WALLET_FACTORY_CONTRACT, addresses["entry_point"], wallet_controller)
+        paymaster = new(PAYMASTER_CONTRACT, addresses["entry_point"], wallet_controller, wallet_controller)
+        addresses["wallet_paymaster"] = paymaster
+        calls.append(deployer.send(contract(w3, PAYMASTER_CONTRACT, paymaster).functions.deposit(),
+                                   value=PAYMASTER_DEPOSIT, gas=CALL_GAS))
     return addresses, deploys, calls
 
 
@@ -340,7 +352,7 @@ def deploy_core(
     The aggregator set is on `curve`; the executor sets are `executor_sets` ((id, curve) pairs, in order), by
     default the one set `executor_set_id` on `curve`. `workflow`: deploy our WorkflowStateMachine, which becomes
     the executor sets' task hook (False: the caller deploys a project's workflow contract, or none). `wallets`:
-    deploy the EntryPoint and the wallet factory for `accounts.wallet_controller` and fund that account.
+    deploy the EntryPoint, the wallet factory and the paymaster for `accounts.wallet_controller`, fund that account.
     """
     from hourglass_cli.chain.sender import wait_all
 

@@ -288,8 +288,9 @@ def test_the_workflow_state_machine_is_deployed_wired_and_is_the_sets_hook(devne
 
 
 def test_the_smart_wallet_contracts_come_with_the_core_contracts(devnet: Devnet) -> None:
-    """EntryPoint and SimpleAccountFactory (its controller: devnet account 4337, funded by the deployer) are deployed
-    after every other contract and recorded in the deployment; the factory's wallets answer getAddress."""
+    """EntryPoint, SimpleAccountFactory and VerifyingPaymaster (the controller: devnet account 4337, funded by the
+    deployer, as is the paymaster's deposit) are deployed after every other contract and recorded in the deployment;
+    the factory's wallets answer getAddress."""
     from hourglass_cli.api.wallets import predict_address, wallet_address
     from hourglass_cli.devnet.accounts import CONTROLLER_INDEX
 
@@ -303,9 +304,12 @@ def test_the_smart_wallet_contracts_come_with_the_core_contracts(devnet: Devnet)
     assert w3.eth.get_balance(controller) >= 10 * 10**18
     owner = devnet.accounts.app.address
     assert wallet_address(w3, core.wallet_factory, owner, 1) == predict_address(core.wallet_factory, owner, 1)
+    paymaster = devnet.contracts.wallet_paymaster
+    assert paymaster is not None and paymaster.functions.verifyingSigner().call() == controller
+    assert paymaster.functions.owner().call() == controller and paymaster.functions.getDeposit().call() == 10 * 10**18
     doc = core.to_json()
-    assert {doc["entry_point"], doc["wallet_factory"], doc["wallet_controller"]} == {core.entry_point,
-                                                                                    core.wallet_factory, controller}
+    assert [doc[k] for k in ("entry_point", "wallet_factory", "wallet_paymaster", "wallet_controller")] == \
+        [core.entry_point, core.wallet_factory, core.wallet_paymaster, controller]
     assert CoreDeployment.from_json(doc) == core
 
 
@@ -331,7 +335,7 @@ def test_without_our_workflow_contract_the_default_hook_is_configured(tmp_path: 
         accounts = devnet_accounts(1)
         core = deploy_core(chain.w3, accounts, curve="ecdsa", workflow=False, wallets=False)
         assert core.workflow_state_machine == "" and core.workflow_path == "" and core.hook == core.avs_task_hook
-        assert core.entry_point == core.wallet_factory == core.wallet_controller == ""
+        assert core.entry_point == core.wallet_factory == core.wallet_paymaster == core.wallet_controller == ""
         ops = setup_operators(chain.w3, core, accounts, tmp_path)
         assert ops.task_config.task_hook == core.avs_task_hook
     finally:

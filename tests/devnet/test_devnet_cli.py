@@ -99,8 +99,8 @@ def test_contracts_answer_at_the_recorded_addresses(devnet: Running) -> None:
 
 
 def test_the_smart_wallet_contracts_are_in_the_state(devnet: Running) -> None:
-    """state.json names the EntryPoint, the wallet factory and its controller (funded); an operation the controller
-    signs deploys a wallet through them."""
+    """state.json names the EntryPoint, the wallet factory, the paymaster and the controller (funded); an operation
+    the controller signs and its paymaster pays for deploys a wallet through them."""
     from hourglass_cli.api import wallets
     from hourglass_cli.api.bundler import Bundler
     from hourglass_cli.chain.sender import TxSender
@@ -113,15 +113,17 @@ def test_the_smart_wallet_contracts_are_in_the_state(devnet: Running) -> None:
     w3 = connect(devnet.state.chains[0].endpoint)
     c = CoreDeployment.from_json(doc).bind(w3)
     assert c.entry_point is not None and c.wallet_factory is not None
-    assert len(w3.eth.get_code(doc["entry_point"])) > 0 and len(w3.eth.get_code(doc["wallet_factory"])) > 0
+    for key in ("entry_point", "wallet_factory", "wallet_paymaster"):
+        assert len(w3.eth.get_code(doc[key])) > 0, key
     assert c.wallet_factory.functions.entryPoint().call() == doc["entry_point"]
     assert c.wallet_factory.functions.controller().call() == controller.address
     assert w3.eth.get_balance(controller.address) >= 10**19
     bundler = Bundler(w3, doc["entry_point"], TxSender(w3, controller.private_key))
     owner = derive_account(2).address  # the app's account: any address can own a wallet
     op = bundler.prepare_wallet(doc["wallet_factory"], owner, 99, b"")
+    op = bundler.sponsor(op, doc["wallet_paymaster"], controller.private_key)  # the devnet's paymaster pays
     result = bundler.submit(bundler.sign(op, controller.private_key))
-    assert result.success and result.deployed
+    assert result.success and result.deployed and bundler.deposit_of(result.sender) == 0
     assert result.sender == wallets.wallet_address(w3, doc["wallet_factory"], owner, 99)
 
 
