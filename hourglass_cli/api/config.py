@@ -90,6 +90,8 @@ class ApiSection:
     max_request_bytes: int = setting(4 * 1024 * 1024, "Largest request message accepted (bytes).",
                                      min=1024, max=64 * 1024 * 1024)
     max_nodes: int = setting(256, "Most nodes in one automation.", min=1, max=100_000)
+    max_code_bytes: int = setting(256 * 1024, "Largest CUSTOM_CODE source, REST body or expression (bytes).",
+                                  min=1024, max=16 * 1024 * 1024)
     requests_per_second: float = setting(50.0, "Sustained requests per second per user (token bucket).",
                                          min=0.1, max=1_000_000)
     burst: int = setting(200, "Requests a user may make at once before the rate applies.", min=1,

@@ -408,8 +408,14 @@ class ApiService:
             if not node.name or not _JS_IDENT.match(node.name) or node.name in _JS_RESERVED:
                 raise invalid(f"node name validation failed: node '{node.id}' validation failed: name "
                               f"{node.name!r} is not a valid JavaScript identifier")
+            if len(node.name) > 255 or len(node.id) > 255:
+                raise invalid(f"{where}nodes[{i}]: name and id must be at most 255 characters")
             if node.name in names:
                 raise invalid(f"{where}nodes[{i}].name {node.name!r} is used twice")
+            size = node.ByteSize()
+            if size > limits.max_code_bytes:
+                raise invalid(f"{where}nodes[{i}] ({node.name}): its configuration is {size} bytes; at most "
+                              f"{limits.max_code_bytes} for code, bodies and expressions ([api].max_code_bytes)")
             names.add(node.name)
             which = node.WhichOneof("task_type")
             if which is None:
