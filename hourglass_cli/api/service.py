@@ -3,9 +3,10 @@ plus the legacy CancelTask. Each method takes the request message and the gRPC c
 response message, or aborts with upstream's status code and text (INVALID_ARGUMENT messages name the field).
 
 Automations ("tasks" on this wire) are stored as Task protobufs; executions as Execution protobufs. An execution
-is written PENDING (with the task's execution count and last run) in one transaction before any step runs, and
-again when it ends; a restart marks what was left PENDING as FAILED ("interrupted by a restart") rather than
-running its steps a second time — a step may have sent a transaction.
+is written PENDING (with the task's execution count, last run and a pending-trigger entry) in one transaction before
+any step runs, marked started before its first step, and written again when it ends. After a restart a run that
+never started is run; one whose steps had started is FAILED ("interrupted by a restart") rather than run a second
+time — a step may have sent a transaction.
 """
 
 from __future__ import annotations
@@ -158,16 +159,28 @@ class ApiService:
     # -- plumbing -----------------------------------------------------------------------------------------
 
     def _recover(self) -> None:
+        """After a restart: runs queued and never started are run now; runs whose steps had started are FAILED
+        (a step may have sent a transaction: nothing is done twice). Executions PENDING without a queue entry
+        (written by an older version) are failed the same way."""
+        pending = {row[0]: row for row in self.store.pending_triggers()}
         for execution_id, task_id, data in self.store.pending_executions():
+            row = pending.get(execution_id)
             execution = pb.Execution.FromString(data)
+            record = self.store.execution(execution_id)
+            owner = record[1] if record else ""
+            if row is not None and row[5] is None:
+                task_row = self.store.task(task_id)
+                if task_row is not None:
+                    task = pb.Task.FromString(task_row[1])
+                    output, extra = json.loads(row[3]), json.loads(row[4])
+                    self.background.submit(self._background, task, User(owner), execution, output, extra)
+                    continue
             execution.status = pb.EXECUTION_STATUS_FAILED
-            execution.error = "interrupted by a restart of the API server before it finished (its steps were " \
-                              "not run again: a step may have sent a transaction)"
+            execution.error = ("interrupted by a restart of the API server after its steps started (they were not "
+                               "run again: a step may have sent a transaction)")
             execution.end_at = execution.end_at or now_ms()
-            row = self.store.execution(execution_id)
-            owner = row[1] if row else ""
             self.store.put_execution(execution_id, task_id, owner, execution.index, execution.status,
-                                     execution.start_at, execution.end_at, execution.SerializeToString())
+                                     execution.start_at, execution.end_at, execution.SerializeToString(), done=True)
 
     def _wallet_of(self, owner: str, address: str) -> tuple[str, int] | None:
         row = self.store.wallet_by_address(owner, address)
@@ -640,7 +653,18 @@ class ApiService:
 
     def _finish(self, task_id: str, owner: str, execution: pb.Execution) -> None:
         self.store.put_execution(execution.id, task_id, owner, execution.index, execution.status,
-                                 execution.start_at, execution.end_at, execution.SerializeToString())
+                                 execution.start_at, execution.end_at, execution.SerializeToString(), done=True)
+
+    def _background(self, task: pb.Task, user: User, execution: pb.Execution, trigger_output: Any,
+                    extra: dict[str, Any]) -> None:
+        if not self.store.start_pending(execution.id):
+            return  # another worker has it
+        try:
+            done = self._run(task, user, execution, trigger_output, extra)
+        except Exception as exc:  # noqa: BLE001 - recorded on the execution
+            done = execution
+            done.status, done.error, done.end_at = pb.EXECUTION_STATUS_FAILED, f"engine error: {exc}", now_ms()
+        self._finish(task.id, user.address, done)
 
     def TriggerTask(self, request: pb.TriggerTaskReq, context) -> pb.TriggerTaskResp:
         user = self.user(context)
@@ -660,9 +684,10 @@ class ApiService:
             task.last_ran_at = execution.start_at
             self._refresh_status(task)
             trigger_output = self._trigger_output(task, request)
+            queued = (json.dumps(trigger_output), json.dumps(extra), request.is_blocking)
             self.store.put_execution(execution.id, task.id, user.address, execution.index, execution.status,
                                      execution.start_at, 0, execution.SerializeToString(),
-                                     task=(task.status, task.SerializeToString()))
+                                     task=(task.status, task.SerializeToString()), queued=queued)
         resp = pb.TriggerTaskResp(execution_id=execution.id, workflow_id=task.id, start_at=execution.start_at)
         if request.is_blocking:
             done = self._run(task, user, execution, trigger_output, extra)
@@ -673,15 +698,7 @@ class ApiService:
             resp.steps.extend(done.steps)
             return resp
 
-        def background() -> None:
-            try:
-                done = self._run(task, user, execution, trigger_output, extra)
-            except Exception as exc:  # noqa: BLE001 - recorded on the execution
-                done = execution
-                done.status, done.error, done.end_at = pb.EXECUTION_STATUS_FAILED, f"engine error: {exc}", now_ms()
-            self._finish(task.id, user.address, done)
-
-        self.background.submit(background)
+        self.background.submit(self._background, task, user, execution, trigger_output, extra)
         resp.status = pb.EXECUTION_STATUS_PENDING
         return resp
 

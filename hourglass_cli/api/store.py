@@ -2,7 +2,8 @@
 
 The source design's concepts, as tables: wallets (per owner, by factory and salt), tasks (automations) with
 their status and a per-owner/per-wallet index (ULID ids sort by creation, so "newest first" is id order),
-executions (the history of every run, with its steps), auth nonces (each signed message we issued, used once),
+executions (the history of every run, with its steps), pending triggers (a run queued and not yet finished: what
+it was triggered with, and whether its first step started — a restart runs the ones that had not), auth nonces (each signed message we issued, used once),
 API keys (revocable), secrets (encrypted values only — see `secrets.py`). Tasks and executions are stored as
 their protobuf bytes plus the columns queries need, so what a client reads back is exactly what was written.
 Pending triggers (operator-watched) come with the trigger work.
@@ -51,6 +52,9 @@ CREATE TABLE IF NOT EXISTS secrets (
     created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, created_by TEXT NOT NULL,
     PRIMARY KEY (owner, name, workflow_id, org_id));
 CREATE INDEX IF NOT EXISTS secrets_owner ON secrets (owner, name);
+CREATE TABLE IF NOT EXISTS pending_triggers (
+    execution_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, owner TEXT NOT NULL, trigger_output TEXT NOT NULL,
+    trigger_input TEXT NOT NULL, queued_at REAL NOT NULL, started_at REAL);
 """
 
 
@@ -263,14 +267,34 @@ class SqliteApiStore:
     # -- executions ---------------------------------------------------------------------------------------
 
     def put_execution(self, execution_id: str, task_id: str, owner: str, index: int, status: int,
-                      start_at: int, end_at: int, data: bytes, *, task: tuple[int, bytes] | None = None) -> None:
-        """Write an execution; with `task` = (status, Task bytes) the task is updated in the same transaction."""
+                      start_at: int, end_at: int, data: bytes, *, task: tuple[int, bytes] | None = None,
+                      queued: tuple[str, str, bool] | None = None, done: bool = False) -> None:
+        """Write an execution, in one transaction with: `task` = (status, Task bytes), the task's new state;
+        `queued` = (trigger output JSON, trigger input JSON, started), its pending trigger; `done`, the pending
+        trigger's removal."""
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (execution_id, task_id, owner, index, status, start_at, end_at, data))
             if task is not None:
                 db.execute("UPDATE tasks SET status = ?, data = ?, updated_at = ? WHERE id = ?",
                            (task[0], task[1], time.time(), task_id))
+            if queued is not None:
+                now = time.time()
+                db.execute("INSERT INTO pending_triggers VALUES (?, ?, ?, ?, ?, ?, ?)",
+                           (execution_id, task_id, owner, queued[0], queued[1], now, now if queued[2] else None))
+            if done:
+                db.execute("DELETE FROM pending_triggers WHERE execution_id = ?", (execution_id,))
+
+    def start_pending(self, execution_id: str) -> bool:
+        """Mark a queued run started (before its first step); False if it was started already."""
+        with self.transaction() as db:
+            return db.execute("UPDATE pending_triggers SET started_at = ? WHERE execution_id = ? AND started_at IS "
+                              "NULL", (time.time(), execution_id)).rowcount == 1
+
+    def pending_triggers(self) -> list[tuple[str, str, str, str, str, float | None]]:
+        """(execution id, task id, owner, trigger output JSON, trigger input JSON, started_at) of unfinished runs."""
+        return [tuple(r) for r in self._all("SELECT execution_id, task_id, owner, trigger_output, trigger_input, "
+                                            "started_at FROM pending_triggers ORDER BY execution_id")]
 
     def execution(self, execution_id: str) -> tuple[str, str, bytes] | None:
         """(task id, owner, Execution bytes), or None."""

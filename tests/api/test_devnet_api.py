@@ -342,3 +342,122 @@ def test_cli_automation_commands(net: Net, echo_url: str) -> None:
     ok(result)
     assert "cli_secret" in ok(run(net.project, "secret", "list")).stdout
     ok(run(net.project, "secret", "rm", "cli_secret"))
+
+
+class _PerRun(BaseHTTPRequestHandler):
+    hits: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def log_message(self, *args) -> None:
+        pass
+
+    def do_GET(self) -> None:  # noqa: N802
+        with _PerRun.lock:
+            _PerRun.hits[self.path] = _PerRun.hits.get(self.path, 0) + 1
+        self.send_response(200)
+        self.send_header("content-length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+
+def test_sigkill_at_random_points_loses_no_run_and_repeats_no_step(net: Net, tmp_path: Path) -> None:
+    """`hourglass api run` is SIGKILLed at seeded random moments while non-blocking runs are queued and running;
+    after each restart every run ends (SUCCESS, or FAILED "interrupted" if its step had started), no step is sent
+    twice, and the store is sound."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from hourglass_cli.api.store import SqliteApiStore
+    from hourglass_cli.ports import free_port
+    from tests.devnet._helpers import wait_for
+
+    seed = int(os.environ.get("HOURGLASS_CHAOS_SEED", random.randrange(2**32)))
+    print(f"HOURGLASS_CHAOS_SEED={seed}")
+    rng = random.Random(seed)
+    echo = ThreadingHTTPServer(("127.0.0.1", 0), _PerRun)
+    threading.Thread(target=echo.serve_forever, daemon=True).start()
+    port = free_port()
+    deployment = net.state.deployment
+    (tmp_path / "api.toml").write_text(
+        f'[api]\nport = {port}\nchain_id = {net.w3.eth.chain_id}\nrpc_url = "{net.state.chain("l1").endpoint}"\n'
+        f'entry_point = "{deployment["entry_point"]}"\nwallet_factory = "{deployment["wallet_factory"]}"\n'
+        "engine_workers = 2\nrequests_per_second = 100000\nburst = 100000\n")
+
+    def start() -> subprocess.Popen:
+        proc = subprocess.Popen([sys.executable, "-m", "hourglass_cli", "api", "run", "--config",
+                                 str(tmp_path / "api.toml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        client = ApiClient(f"127.0.0.1:{port}", timeout=5)
+
+        def up() -> bool:
+            try:
+                client.call("GetSignatureFormat", pb.GetSignatureFormatReq(wallet=wallet))
+                return True
+            except grpc.RpcError:
+                return False
+
+        wait_for(up, 60, "the API to serve")
+        client.close()
+        return proc
+
+    token_holder = Account.create()
+    wallet = token_holder.address
+    proc = start()
+    client = ApiClient(f"127.0.0.1:{port}")
+    token, _ = login(client, token_holder)
+    runner = client.call("GetWallet", pb.GetWalletReq(salt="0"), auth_key=token).address
+    node = pb.TaskNode(id="n1", name="ping", type=pb.NODE_TYPE_REST_API, rest_api=pb.RestAPINode(
+        config=pb.RestAPINode.Config(url=f"http://127.0.0.1:{echo.server_address[1]}/{{{{trigger.data.run}}}}",
+                                     method="GET")))
+    task_id = client.call("CreateTask", _task(runner, [node]), auth_key=token).id
+    executions: dict[str, str] = {}
+    try:
+        for round_ in range(4):
+            for i in range(15):
+                tag = f"r{round_}-{i}"
+                request = pb.TriggerTaskReq(task_id=task_id, trigger_type=pb.TRIGGER_TYPE_MANUAL)
+                request.manual_trigger.data.CopyFrom(to_value({"run": tag}))
+                try:
+                    executions[client.call("TriggerTask", request, auth_key=token).execution_id] = tag
+                except grpc.RpcError:
+                    break  # the kill came first
+            time.sleep(rng.uniform(0, 0.05))  # the random instant of the kill (this is the chaos, not a wait)
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+            proc = start()
+        # the last restart finishes whatever is left
+        def settled() -> bool:
+            store = SqliteApiStore(tmp_path / "api.db")
+            try:
+                return not store.pending_executions()
+            finally:
+                store.close()
+
+        wait_for(settled, 120, "every run to end")
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+        client.close()
+        echo.shutdown()
+    store = SqliteApiStore(tmp_path / "api.db")
+    try:
+        assert store.problems() == []
+        outcomes = {}
+        for execution_id, tag in executions.items():
+            row = store.execution(execution_id)
+            assert row is not None, f"run {tag} ({execution_id}) was lost"
+            e = pb.Execution.FromString(row[2])
+            outcomes[tag] = e.status
+            hits = _PerRun.hits.get(f"/{tag}", 0)
+            if e.status == pb.EXECUTION_STATUS_SUCCESS:
+                assert hits == 1, (tag, hits)
+            else:
+                assert e.status == pb.EXECUTION_STATUS_FAILED and "interrupted" in e.error and hits <= 1, (tag, e)
+        assert max(_PerRun.hits.values(), default=0) <= 1
+        assert store.pending_triggers() == []
+    finally:
+        store.close()
+    assert sum(1 for s in outcomes.values() if s == pb.EXECUTION_STATUS_SUCCESS) > 0
