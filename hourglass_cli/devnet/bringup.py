@@ -303,7 +303,9 @@ def _api_section(deployment: Any, urls: dict[str, str], sup: Supervisor) -> tupl
         "port": port, "chain_id": int(chain.chain_id if chain and chain.chain_id else CHAIN_ID),
         "rpc_url": urls["l1"], "store": "api.db", "jwt_secret_file": "api-jwt.secret",
         "secrets_key_file": "api-secrets.key", "task_mailbox": deployment.task_mailbox,
-        "avs_address": deployment.avs, "executor_operator_set_id": int(deployment.executor_set_ids[0])}
+        "avs_address": deployment.avs, "executor_operator_set_id": int(deployment.executor_set_ids[0]),
+        # one developer on a local devnet: a load test of theirs should not meet the shared-server limit
+        "requests_per_second": 10_000.0, "burst": 20_000}
     if deployment.entry_point and deployment.wallet_factory:
         section.update(entry_point=deployment.entry_point, wallet_factory=deployment.wallet_factory,
                        controller_key_env=API_CONTROLLER_ENV)
