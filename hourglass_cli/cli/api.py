@@ -172,3 +172,26 @@ def key_revoke(
     finally:
         store.close()
     typer.echo(f"revoked {key_id}" if changed else f"{key_id} was already revoked")
+
+
+secrets_app = make_app()
+app.add_typer(secrets_app, name="secrets", help="Operate on the encrypted secrets store (key rotation).")
+
+
+@secrets_app.command("rotate")
+def secrets_rotate(
+    config: Path = typer.Option(None, "--config", "-c", help="The API's config (default: the running devnet's)."),
+) -> None:
+    """Re-encrypt every secret under the newest key of [api].secrets_key_file / secrets_key_env.
+
+    Rotation: put a new key on the first line (keep the old ones below), restart the API, run this, then drop the
+    old keys."""
+    from hourglass_cli.api.secrets import SecretBox
+
+    cfg = load_config(config)
+    store, _ = _store_and_auth(cfg)
+    try:
+        done = SecretBox(cfg.secrets_keys()).rotate(store)
+    finally:
+        store.close()
+    typer.echo(f"re-encrypted {done} secret{'' if done == 1 else 's'} under the newest key")
