@@ -19,6 +19,7 @@ from hourglass_cli.wire.gen import avs_pb2 as pb
 
 USER_OP_OVERHEAD = 60_000  # validateUserOp + EntryPoint accounting, measured on the devnet wallet
 WALLET_CREATION_GAS = 120_000
+ETH_TRANSFER_GAS = 30_000  # the call's share of an execute() that sends ETH (a plain transfer's 21,000 + the call)
 
 
 def _wei(amount: int) -> pb.Fee:
@@ -58,13 +59,18 @@ def estimate_fees(service: Any, request: pb.EstimateFeesReq) -> pb.EstimateFeesR
                 tx = {"to": to_checksum_address(cfg.contract_address), "data": "0x" + data.hex()}
             if runner:
                 tx["from"] = to_checksum_address(runner)
-            gas = int(chain.w3.eth.estimate_gas(tx)) + USER_OP_OVERHEAD
         except (StepError, ValueError, TypeError) as exc:
             resp.warnings.append(f"{node.name or node.id}: cannot estimate ({getattr(exc, 'message', exc)})")
             continue
+        try:
+            gas = int(chain.w3.eth.estimate_gas(tx)) + USER_OP_OVERHEAD
         except Exception as exc:  # noqa: BLE001 - a revert in the estimate is a warning, not a failure
-            resp.warnings.append(f"{node.name or node.id}: the call would revert or fail ({exc})")
-            continue
+            if which != "eth_transfer":
+                resp.warnings.append(f"{node.name or node.id}: the call would revert or fail ({exc})")
+                continue
+            # a transfer the wallet cannot pay yet (not funded, or not deployed): its gas does not depend on that
+            resp.warnings.append(f"{node.name or node.id}: the wallet holds less than the amount to send")
+            gas = ETH_TRANSFER_GAS + USER_OP_OVERHEAD
         resp.cogs.append(pb.NodeCOGS(node_id=node.id, cost_type="gas", fee=_wei(gas * price), gas_units=str(gas)))
     if runner and not chain.has_code(runner):
         resp.cogs.append(pb.NodeCOGS(node_id="", cost_type="wallet_creation",

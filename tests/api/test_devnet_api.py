@@ -461,3 +461,61 @@ def test_sigkill_at_random_points_loses_no_run_and_repeats_no_step(net: Net, tmp
     finally:
         store.close()
     assert sum(1 for s in outcomes.values() if s == pb.EXECUTION_STATUS_SUCCESS) > 0
+
+
+def test_tools_run_trigger_simulate_run_node_estimate_fees_and_stats(net: Net, echo_url: str) -> None:
+    c, w3 = net.client, net.w3
+    token, _, wallet = net.user()
+    block = c.call("RunTrigger", pb.RunTriggerReq(trigger=pb.TaskTrigger(
+        id="b", name="blocks", type=pb.TRIGGER_TYPE_BLOCK, block=pb.BlockTrigger(
+            config=pb.BlockTrigger.Config(interval=5)))), auth_key=token)
+    assert block.success and from_value(block.block_trigger.data)["blockNumber"] >= w3.eth.block_number - 1
+    manual = c.call("RunTrigger", pb.RunTriggerReq(trigger=pb.TaskTrigger(
+        id="m", name="m", type=pb.TRIGGER_TYPE_MANUAL, manual=pb.ManualTrigger(config=pb.ManualTrigger.Config(
+            data=to_value({"k": [1, 2]}))))), auth_key=token)
+    assert from_value(manual.manual_trigger.data) == {"k": [1, 2]}
+
+    ran = c.call("RunNodeWithInputs", pb.RunNodeWithInputsReq(node=_rest_node(f"{echo_url}/{{{{q}}}}")),
+                 auth_key=token)
+    assert ran.success and from_value(ran.rest_api.data)["status"] == 200
+    ran.Clear()
+    request = pb.RunNodeWithInputsReq(node=_rest_node(f"{echo_url}/{{{{q}}}}"))
+    request.input_variables["q"].CopyFrom(to_value("abc"))
+    ran = c.call("RunNodeWithInputs", request, auth_key=token)
+    assert ran.success and from_value(ran.rest_api.data)["url"].endswith("/abc")
+    failing = c.call("RunNodeWithInputs", pb.RunNodeWithInputsReq(node=_rest_node("http://127.0.0.1:1/closed")),
+                     auth_key=token)
+    assert not failing.success and "failed" in failing.error
+
+    trigger = pb.TaskTrigger(id="t", name="trigger", type=pb.TRIGGER_TYPE_MANUAL, manual=pb.ManualTrigger(
+        config=pb.ManualTrigger.Config(data=to_value({"x": 1}))))
+    sim = pb.SimulateTaskReq(trigger=trigger, nodes=[_rest_node(echo_url)],
+                             edges=[pb.TaskEdge(id="e", source="t", target="rest1")])
+    sim.input_variables["settings"].CopyFrom(to_value({"name": "sim", "runner": wallet}))
+    execution = c.call("SimulateTask", sim, auth_key=token)
+    assert execution.status == pb.EXECUTION_STATUS_SUCCESS
+    assert [s.type for s in execution.steps] == ["TRIGGER_TYPE_MANUAL", "NODE_TYPE_REST_API"]
+    assert c.call("GetWorkflowCount", pb.GetWorkflowCountReq(), auth_key=token).total == 0  # nothing was stored
+
+    send = pb.TaskNode(id="s", name="send", type=pb.NODE_TYPE_ETH_TRANSFER, eth_transfer=pb.ETHTransferNode(
+        config=pb.ETHTransferNode.Config(destination=Account.create().address, amount="1")))
+    fees = c.call("EstimateFees", pb.EstimateFeesReq(trigger=trigger, nodes=[send], runner=wallet), auth_key=token)
+    assert fees.success and fees.chain_id == str(w3.eth.chain_id)
+    gas = [cogs for cogs in fees.cogs if cogs.node_id == "s"]
+    assert gas, (list(fees.cogs), list(fees.warnings))
+    assert int(gas[0].gas_units) > 21000 and int(gas[0].fee.amount) == int(gas[0].gas_units) * w3.eth.gas_price
+    assert any(c.cost_type == "wallet_creation" for c in fees.cogs) == (len(w3.eth.get_code(wallet)) == 0)
+
+    task_id = c.call("CreateTask", _task(wallet, [_rest_node(echo_url)]), auth_key=token).id
+    for _ in range(3):
+        c.call("TriggerTask", pb.TriggerTaskReq(task_id=task_id, trigger_type=pb.TRIGGER_TYPE_MANUAL,
+                                                is_blocking=True), auth_key=token)
+    stats = c.call("GetExecutionStats", pb.GetExecutionStatsReq(workflow_ids=[task_id]), auth_key=token)
+    assert (stats.total, stats.succeeded, stats.failed) == (3, 3, 0) and stats.avg_execution_time >= 0
+    queued = c.call("TriggerTask", pb.TriggerTaskReq(task_id=task_id, trigger_type=pb.TRIGGER_TYPE_MANUAL),
+                    auth_key=token)
+    assert queued.status == pb.EXECUTION_STATUS_PENDING and len(queued.execution_id) == 26
+    from tests.devnet._helpers import wait_for
+
+    wait_for(lambda: c.call("GetExecutionStatus", pb.ExecutionReq(task_id=task_id, execution_id=queued.execution_id),
+                            auth_key=token).status == pb.EXECUTION_STATUS_SUCCESS, 30, "the queued run")
