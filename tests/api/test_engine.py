@@ -215,3 +215,18 @@ def test_values_round_trip_through_protobuf() -> None:
     from hourglass_cli.api.engine import from_value
 
     assert from_value(to_value(value)) == {"a": [1, 2.5, "x", None, True], "big": str(2**60), "bytes": "0x01"}
+
+
+def test_loop_runs_its_node_per_item_sequential_and_parallel(http_url: str) -> None:
+    for mode in (pb.EXECUTION_MODE_SEQUENTIAL, pb.EXECUTION_MODE_PARALLEL):
+        node = pb.TaskNode(id="l", name="each", type=pb.NODE_TYPE_LOOP, loop=pb.LoopNode(
+            config=pb.LoopNode.Config(input_variable="{{trigger.data.ids}}", iter_val="item", iter_key="i",
+                                      execution_mode=mode),
+            rest_api=pb.RestAPINode(config=pb.RestAPINode.Config(url=f"{http_url}/item/{{{{item}}}}-{{{{i}}}}"))))
+        out = run_node(node, ctx_factory({"trigger": {"data": {"ids": ["a", "b", "c"]}}})()).output
+        assert [o["data"]["path"] for o in out] == ["/item/a-0", "/item/b-1", "/item/c-2"]
+    bad = pb.TaskNode(id="l", name="each", type=pb.NODE_TYPE_LOOP, loop=pb.LoopNode(
+        config=pb.LoopNode.Config(input_variable="trigger.data.nothing"),
+        rest_api=pb.RestAPINode(config=pb.RestAPINode.Config(url=http_url))))
+    with pytest.raises(StepError, match="input_variable"):
+        run_node(bad, ctx_factory({"trigger": {"data": {}}})())
