@@ -290,13 +290,26 @@ class ApiService:
 
     # -- auth ---------------------------------------------------------------------------------------------
 
+    def _peer_limit(self, context) -> None:
+        """The rate limit of calls before sign-in, per client address (each GetSignatureFormat stores a nonce)."""
+        peer = context.peer() or ""
+        host = peer.rsplit(":", 1)[0] if peer.count(":") >= 2 else peer
+        if not self.limiter.allow("peer:" + host):
+            raise Abort(grpc.StatusCode.RESOURCE_EXHAUSTED,
+                        f"too many sign-in requests from {host}: at most {self.config.api.requests_per_second:g}/s; "
+                        "slow down")
+
     def GetSignatureFormat(self, request: pb.GetSignatureFormatReq, context) -> pb.GetSignatureFormatResp:
+        self._peer_limit(context)
         try:
             return pb.GetSignatureFormatResp(message=self.auth.signature_format(request.wallet))
         except AuthError as exc:
             raise Abort(getattr(grpc.StatusCode, exc.code), exc.message) from None
 
     def GetKey(self, request: pb.GetKeyReq, context) -> pb.KeyResp:
+        self._peer_limit(context)
+        if len(request.message) > 4096 or len(request.signature) > 8192:
+            raise invalid("message or signature too long (a signed message is ~400 characters)")
         try:
             key = self.auth.get_key(request.message, request.signature)
         except AuthError as exc:

@@ -210,3 +210,20 @@ def test_a_flooding_user_is_limited_and_others_are_not(tmp_path: Path) -> None:
         assert c.call("ListWallets", pb.ListWalletReq(), auth_key=calm) == pb.ListWalletResp()
     finally:
         server.stop()
+
+
+def test_sign_in_calls_are_limited_per_client_address(tmp_path: Path) -> None:
+    """GetSignatureFormat stores a nonce per call: a flood before sign-in is limited too."""
+    server = ApiServer(make_config(tmp_path, requests_per_second=1, burst=3)).start()
+    try:
+        c = ApiClient(server.address)
+        codes = []
+        for _ in range(6):
+            try:
+                c.call("GetSignatureFormat", pb.GetSignatureFormatReq(wallet=Account.create().address))
+                codes.append("ok")
+            except grpc.RpcError as exc:
+                codes.append(exc.code().name)
+        assert codes[:3] == ["ok"] * 3 and "RESOURCE_EXHAUSTED" in codes[3:]
+    finally:
+        server.stop()
