@@ -210,22 +210,33 @@ def chain_command(
 
 @app.command()
 def install(
-    tool: str = typer.Argument(..., metavar="TOOL", help="The tool to install: anvil or solc."),
+    tool: str = typer.Argument(..., metavar="TOOL", help="The tool to install: anvil, solc or js-libs."),
     version: str | None = typer.Option(None, "--version", help="The version (default: the one hourglass pins)."),
 ) -> None:
     """Install a devnet tool from npm into ~/.hourglass/tools ($HOURGLASS_TOOLS_DIR): anvil (@foundry-rs/anvil),
-    or solc (npm solc, which compiles the project's contracts/src)."""
+    solc (npm solc, which compiles the project's contracts/src), or js-libs (lodash, dayjs and uuid, which
+    CUSTOM_CODE steps can require())."""
     import re
 
     from hourglass_cli.cli._output import console
     from hourglass_cli.errors import UsageError
 
-    if tool not in ("anvil", "solc"):
-        raise UsageError(f"unknown tool {tool!r}", hint="`hourglass devnet install anvil` and "
-                                                        "`hourglass devnet install solc` are the ones there are")
+    if tool not in ("anvil", "solc", "js-libs"):
+        raise UsageError(f"unknown tool {tool!r}", hint="`hourglass devnet install anvil`, `hourglass devnet install "
+                                                        "solc` and `hourglass devnet install js-libs` are the ones "
+                                                        "there are")
+    if version is not None and tool == "js-libs":
+        raise UsageError("js-libs takes no --version", hint="it installs the lodash, dayjs and uuid hourglass pins")
     if version is not None and not re.fullmatch(r"\d+\.\d+\.\d+", version):
         raise UsageError(f"--version {version!r} is not a release number", hint="give one like 0.8.30")
-    if tool == "anvil":
+    if tool == "js-libs":
+        from hourglass_cli.api.js_libs import JS_LIBS, install_js_libs
+
+        found = install_js_libs()
+        for name, path in found.items():
+            console().print(f"{name} {JS_LIBS[name].version} installed: {path}")
+        console().print("CUSTOM_CODE steps can require() them now")
+    elif tool == "anvil":
         from hourglass_cli.devnet.chains.anvil import install_anvil
 
         path = install_anvil(version=version)
