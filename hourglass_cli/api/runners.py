@@ -47,7 +47,7 @@ def _js():
 
 def _js_limits(services: NodeServices):
     jsbox = _js()
-    return jsbox.JsLimits(timeout=services.js_timeout, memory_mb=services.js_memory_mb)
+    return jsbox.JsLimits(time_s=services.js_timeout, memory_bytes=services.js_memory_mb * 1024 * 1024)
 
 
 def _config_vars(ctx: RunContext) -> dict[str, str]:
@@ -61,9 +61,14 @@ def run_js(source: str, ctx: RunContext) -> tuple[Any, str]:
     try:
         result = jsbox.run_code(source, ctx.variables, config_vars=_config_vars(ctx), limits=_js_limits(ctx.services))
     except jsbox.JsError as exc:
-        code = {"syntax": pb.INVALID_NODE_CONFIG}.get(exc.kind, pb.EXECUTION_ENGINE_ERROR)
-        raise StepError(str(exc), code, "\n".join(getattr(exc, "logs", []) or [])) from None
+        raise _step_error(exc) from None
     return result.value, "\n".join(result.logs)
+
+
+def _step_error(exc) -> StepError:
+    code = {"syntax": pb.INVALID_NODE_CONFIG}.get(exc.kind, pb.EXECUTION_ENGINE_ERROR)
+    message = str(exc) + (f" — {exc.hint}" if exc.hint and exc.kind in ("timeout", "memory", "output") else "")
+    return StepError(message, code, "\n".join(exc.logs or []))
 
 
 def _check_url(url: str, services: NodeServices) -> None:
@@ -175,7 +180,12 @@ def branch(node_id: str, node: pb.BranchNode, ctx: RunContext) -> StepResult:
             return StepResult(output={"conditionId": f"{node_id}.{cond.id}"}, branch_taken=f"{node_id}.{cond.id}")
         if not cond.expression.strip():
             continue
-        value, _ = run_js(f"return !!({_expression(cond.expression, ctx)});", ctx)
+        jsbox = _js()
+        try:
+            value = jsbox.evaluate_expression(_expression(cond.expression, ctx), _js_globals(ctx),
+                                              limits=_js_limits(ctx.services))
+        except jsbox.JsError as exc:
+            raise _step_error(exc) from None
         if value:
             return StepResult(output={"conditionId": f"{node_id}.{cond.id}"}, branch_taken=f"{node_id}.{cond.id}")
     return StepResult(output={"conditionId": ""}, log="no condition matched", branch_taken="")
@@ -203,10 +213,17 @@ def filter_node(node: pb.FilterNode, ctx: RunContext) -> StepResult:
     expr = _expression(node.config.expression, ctx)
     if not expr.strip():
         raise StepError("filter.config.expression is empty", pb.INVALID_NODE_CONFIG)
-    source = (f"const __items = {json.dumps(items)};\n"
-              f"return __items.filter((value, index) => {{ const current = value; return !!({expr}); }});")
-    value, log = run_js(source, ctx)
-    return StepResult(output=value, log=log)
+    jsbox = _js()
+    try:
+        kept = jsbox.filter_items(expr, items, _js_globals(ctx), limits=_js_limits(ctx.services))
+    except jsbox.JsError as exc:
+        raise _step_error(exc) from None
+    log = "\n".join([*kept.logs, *(f"item {i} skipped: {e}" for i, e in kept.errors)])
+    return StepResult(output=kept.items, log=log)
+
+
+def _js_globals(ctx: RunContext) -> dict[str, Any]:
+    return dict(ctx.variables)
 
 
 def loop(node: pb.LoopNode, ctx: RunContext) -> StepResult:
