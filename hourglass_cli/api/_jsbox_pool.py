@@ -34,6 +34,10 @@ class WorkerCrashed(Exception):
     """The worker exited or broke the protocol mid-request; it has been killed."""
 
 
+class WorkerNotReading(WorkerCrashed):
+    """The worker was gone before it read the request (the request did not run)."""
+
+
 class _Worker:
     def __init__(self) -> None:
         root = Path(__file__).resolve().parents[2]  # the folder holding hourglass_cli, checkout or site-packages
@@ -79,7 +83,7 @@ class _Worker:
             while data:
                 data = data[os.write(self._in, data):]
         except (BrokenPipeError, OSError) as exc:
-            raise WorkerCrashed(f"the worker stopped reading ({exc})") from None
+            raise WorkerNotReading(f"the worker stopped reading ({exc})") from None
         try:
             return decode_frame(self._read_frame(deadline))
         except (ValueError, KeyError) as exc:
@@ -129,8 +133,12 @@ class JsPool:
             while True:
                 if self._closed:
                     raise JsEngineError("the JavaScript pool is closed")
-                if self._idle:
-                    return self._idle.pop()
+                while self._idle:
+                    worker = self._idle.pop()
+                    if worker.proc.poll() is None:
+                        return worker
+                    self._count -= 1  # it died while idle (e.g. exited after an out-of-memory run): replace it
+                    worker.kill()
                 if self._count < self.size:
                     self._count += 1
                     break
@@ -157,15 +165,22 @@ class JsPool:
             worker.stop()
 
     def call(self, header: dict[str, Any], parts: list[bytes], wall_s: float) -> tuple[dict[str, Any], list[bytes]]:
-        """One request on a free worker; WorkerTimeout / WorkerCrashed when it had to be killed."""
-        worker = self._acquire()
-        healthy = False
-        try:
-            answer = worker.request(header, parts, wall_s)
-            healthy = True
-            return answer
-        finally:
-            self._release(worker, healthy)
+        """One request on a free worker; WorkerTimeout / WorkerCrashed when it had to be killed. A worker that
+        cannot even take the request (it died between runs) is replaced and the request sent to another: it never
+        ran, so sending it again runs it once."""
+        for attempt in range(3):
+            worker = self._acquire()
+            healthy = False
+            try:
+                answer = worker.request(header, parts, wall_s)
+                healthy = True
+                return answer
+            except WorkerNotReading:
+                if attempt == 2:
+                    raise WorkerCrashed("the JavaScript workers keep dying before taking a request") from None
+            finally:
+                self._release(worker, healthy)
+        raise AssertionError("unreachable")
 
     def warm(self, n: int = 1) -> None:
         """Start up to n workers now, so the first requests do not wait for a Python start."""
