@@ -40,7 +40,7 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hourglass_cli.api._jsbox_worker", str(os.getpid())],
+            [sys.executable, "-m", "hourglass_cli.api._jsbox_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True, bufsize=0)
         self._in = self.proc.stdin.fileno()  # type: ignore[union-attr]
         self._out = self.proc.stdout.fileno()  # type: ignore[union-attr]
@@ -129,8 +129,12 @@ class JsPool:
             while True:
                 if self._closed:
                     raise JsEngineError("the JavaScript pool is closed")
-                if self._idle:
-                    return self._idle.pop()
+                while self._idle:
+                    worker = self._idle.pop(0)  # the longest idle: it has had most time to prepare its spare
+                    if worker.proc.poll() is None:
+                        return worker
+                    self._count -= 1  # died while idle (killed from outside): reap it, use or start another
+                    worker.kill()
                 if self._count < self.size:
                     self._count += 1
                     break
