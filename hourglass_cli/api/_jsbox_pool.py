@@ -44,7 +44,7 @@ class _Worker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(root), env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "hourglass_cli.api._jsbox_worker", str(os.getpid())],
+            [sys.executable, "-m", "hourglass_cli.api._jsbox_worker"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, close_fds=True, bufsize=0)
         self._in = self.proc.stdin.fileno()  # type: ignore[union-attr]
         self._out = self.proc.stdout.fileno()  # type: ignore[union-attr]
@@ -134,10 +134,10 @@ class JsPool:
                 if self._closed:
                     raise JsEngineError("the JavaScript pool is closed")
                 while self._idle:
-                    worker = self._idle.pop()
+                    worker = self._idle.pop(0)  # the longest idle: it has had most time to prepare its spare
                     if worker.proc.poll() is None:
                         return worker
-                    self._count -= 1  # it died while idle (e.g. exited after an out-of-memory run): replace it
+                    self._count -= 1  # died while idle (killed from outside): reap it, use or start another
                     worker.kill()
                 if self._count < self.size:
                     self._count += 1

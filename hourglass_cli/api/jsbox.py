@@ -6,12 +6,17 @@ file, network, process or timer API (no `std`/`os` modules, no module loader). m
 fresh isolate costs ~7 ms and `new Array(1e9).fill(0)` under its memory limit aborts the whole process; PetterS'
 `quickjs` cannot interrupt a backtracking regex.
 
-Isolation and threads: every run gets a **fresh QuickJS context** (its own runtime and heap, ~0.2 ms), so nothing
-one user's code sets is seen by the next run. Contexts run in a small pool of **worker processes** (`JsPool`, one
-run per worker at a time, as many workers as CPUs): QuickJS's time limit is the process's CPU clock, which in a
-shared process other threads' work would eat into; in a worker it is the run's own. A worker that does not answer
-by a wall-clock backstop (2x the time limit + 1 s) is killed and replaced, so even an engine bug cannot hang or
-crash the caller. `run_code` and the others may be called from many threads at once.
+Isolation and threads: every run gets a **fresh QuickJS context** (its own runtime and heap), so nothing one
+user's code sets is seen by the next run. Contexts run in a small pool of **worker processes** (`JsPool`, one run
+per worker at a time, as many workers as CPUs): QuickJS's time limit is the process's CPU clock, which in a shared
+process other threads' work would eat into; in a worker it is the run's own. A worker that does not answer by a
+wall-clock backstop (2x the time limit + 1 s) is killed and replaced, so even an engine bug cannot hang or crash
+the caller. While idle, a worker prepares its next context (prelude evaluated, the libraries its last run
+required loaded; no code has run in it): `return 1` costs ~0.5 ms end to end, a lodash step ~1.5 ms instead of
+lodash's ~8 ms load (docs/benchmarks.md). `run_code` and the others may be called from many threads at once.
+
+Not offered, unlike upstream's goja VM: its `fetch`, `readContractData`, chainlink and big-number macros (network
+and chain access belong to other node kinds here) and its `Object.prototype.toString` override.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 // Evaluated first in every fresh QuickJS context by _jsbox_worker.py. It evaluates to a setup function; the worker
-// calls it with the run's settings and gets back one dispatcher, hg(op, ...), that runs the user's code and returns
-// a JSON envelope. Everything here is per context: nothing outlives the run.
-(function setup(cfgText, varsText, seedHex) {
+// calls it and gets back one dispatcher, hg(op, ...): 'preload' requires libraries ahead of a run (a spare context
+// the worker prepares while idle), 'begin' installs the run's globals, then 'run'/'exprs'/'filter' run the user's
+// code once and return a JSON envelope. Everything here is per context, and a context serves one run.
+(function setup(cfgText, seedHex) {
   'use strict';
-  const libTexts = Array.prototype.slice.call(arguments, 3);  // the libraries' sources, in cfg.known's order
+  const libTexts = Array.prototype.slice.call(arguments, 2);  // the libraries' sources, in cfg.known's order
   const g = globalThis;
   const cfg = JSON.parse(cfgText);
   const stringify = JSON.stringify, parse = JSON.parse, indirectEval = eval;
@@ -134,9 +135,13 @@
   const known = cfg.known, cache = Object.create(null), libSources = Object.create(null);
   known.forEach((name, i) => { if (libTexts[i] != null) libSources[name] = libTexts[i]; });
   let missingLib = null;
+  const loaded = [];
   function require(name) {
     name = String(name);
-    if (name in cache) return cache[name];
+    if (name in cache) {
+      if (loaded.indexOf(name) < 0) loaded.push(name);
+      return cache[name];
+    }
     if (known.indexOf(name) < 0) {
       throw new Error(`module ${name} is not available (${known.join(', ')} are)`);
     }
@@ -149,6 +154,7 @@
     // Parameters shadow any `define` so the UMD builds take their CommonJS branch, as in upstream's loader.
     indirectEval('(function (module, exports, define) {' + src + '\n})').call(g, module, module.exports, undefined);
     cache[name] = module.exports;
+    if (loaded.indexOf(name) < 0) loaded.push(name);
     return module.exports;
   }
 
@@ -178,19 +184,29 @@
     return e instanceof InternalError || (e instanceof RangeError && /call stack/.test(String(e.message)));
   }
   function fail(e) {
-    return stringify({ ok: false, error: describe(e), missing: missingLib, logs: takeLogs() });
+    return stringify({ ok: false, error: describe(e), missing: missingLib, loaded, logs: takeLogs() });
   }
   function succeed(valueText, extra) {
-    return '{"ok":true,"missing":' + stringify(missingLib) + ',"logs":' + stringify(takeLogs()) +
+    return '{"ok":true,"missing":' + stringify(missingLib) + ',"loaded":' + stringify(loaded) +
+      ',"logs":' + stringify(takeLogs()) +
       (extra ? ',' + extra : '') + ',"value":' + valueText + '}';
   }
 
   // --- the globals the code sees: upstream's crypto polyfill, console, its variables, then require -------------
-  g.crypto = crypto;
-  g.console = console;
-  const vars = parse(varsText);
-  for (const k of Object.keys(vars)) g[k] = vars[k];
-  g.require = require;
+  function begin(varsText, runCfgText) {
+    Object.assign(cfg, parse(runCfgText));
+    g.crypto = crypto;
+    g.console = console;
+    const vars = parse(varsText);
+    for (const k of Object.keys(vars)) g[k] = vars[k];
+    g.require = require;
+    return true;
+  }
+  function preload(namesText) {
+    for (const name of parse(namesText)) if (libSources[name] !== undefined) require(name);
+    loaded.length = 0;  // a run reports what it required itself
+    return true;
+  }
   // Upstream makes Date#toString a UTC string; local time here is UTC too, but say so the same way.
   Date.prototype.toString = function () { return this.toUTCString().replace('GMT', 'UTC'); };
 
@@ -241,6 +257,9 @@
       case 'exprs': return runExpressions(a);
       case 'filter': return runFilter(a, b, c);
       case 'logs': return stringify(takeLogs());
+      case 'preload': return preload(a);
+      case 'loaded': return stringify(loaded);
+      case 'begin': return begin(a, b);
       default: throw new Error('unknown op ' + op);
     }
   };
