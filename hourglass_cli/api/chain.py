@@ -227,6 +227,14 @@ class ApiChain:
                 meta["source"] = "rpc"
         return dict(meta, source="rpc") if meta else None
 
+    def balance(self, holder: str, token: str = "ETH") -> int:
+        """Wei of ETH, or an ERC-20's balanceOf(holder)."""
+        holder = to_checksum_address(holder)
+        if token.upper() == "ETH":
+            return int(self.w3.eth.get_balance(holder))
+        raw = self._call(to_checksum_address(token), _selector("balanceOf(address)") + encode(["address"], [holder]))
+        return decode(["uint256"], raw)[0]
+
     def gas_price(self) -> int:
         return int(self.w3.eth.gas_price)
 

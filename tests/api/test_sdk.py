@@ -573,6 +573,7 @@ def test_withdraw_funds_sends_eth_and_tokens_from_the_smart_wallet(transfers, w3
     p, wallet = transfers["params"], transfers["walletAddress"]
     eth = value(transfers["withdrawEth"])
     assert (eth["success"], eth["status"], eth["smartWalletAddress"]) == (True, "confirmed", wallet)
+    assert eth["message"] == "withdrawal transaction confirmed"
     assert w3.eth.get_transaction_receipt(eth["transactionHash"])["status"] == 1
     assert w3.eth.get_balance(p["withdrawRecipient"]) == int(p["withdrawAmount"])
     tok = value(transfers["withdrawToken"])
@@ -580,3 +581,16 @@ def test_withdraw_funds_sends_eth_and_tokens_from_the_smart_wallet(transfers, w3
     assert token.functions.balanceOf(p["withdrawRecipient"]).call() == int(p["withdrawTokenAmount"])
     assert token.functions.balanceOf(wallet).call() == 10_000 - int(p["tokenAmount"]) - int(p["withdrawTokenAmount"])
     assert error(transfers["withdrawForeign"]) == "invalid smart account address"
+
+
+def test_withdraw_funds_refuses_more_than_the_wallet_holds_before_sending(transfers, w3, token) -> None:
+    p, wallet = transfers["params"], transfers["walletAddress"]
+    left = w3.eth.get_balance(wallet)  # gas comes from the EntryPoint deposit, not from the wallet's ETH
+    assert left == 10**18 - int(p["ethAmount"]) - int(p["withdrawAmount"])
+    too_much = transfers["withdrawTooMuch"]
+    assert error(too_much) == f"insufficient balance: requested {10**24} wei but wallet has {left} wei"
+    assert too_much["error"]["code"] == 9  # FAILED_PRECONDITION
+    tokens = token.functions.balanceOf(wallet).call()
+    assert error(transfers["withdrawTooMuchToken"]) == (f"insufficient token balance: requested {10**24}, but "
+                                                        f"wallet has {tokens}")
+    assert error(transfers["withdrawZero"]).startswith("invalid amount: must be a positive integer or 'max'")

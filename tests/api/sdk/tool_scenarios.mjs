@@ -99,6 +99,11 @@ async function transfers(p, h) {
   out.withdrawTooMuch = await h.attempt(() => client.withdrawFunds({
     recipientAddress: p.withdrawRecipient, amount: "1000000000000000000000000", token: "ETH",
     smartWalletAddress: wallet }));
+  out.withdrawTooMuchToken = await h.attempt(() => client.withdrawFunds({
+    recipientAddress: p.withdrawRecipient, amount: "1000000000000000000000000", token: p.token,
+    smartWalletAddress: wallet }));
+  out.withdrawZero = await h.attempt(() => client.withdrawFunds({
+    recipientAddress: p.withdrawRecipient, amount: "0", token: "ETH", smartWalletAddress: wallet }));
   return out;
 }
 
