@@ -261,7 +261,8 @@ class ApiChain:
                 datas.append((method, encode_call(abi, method, params)[0]))
         if not datas:
             raise StepError("contract_write needs method_calls or call_data", pb.INVALID_NODE_CONFIG)
-        return self._bundler().call(owner, wallet, to_checksum_address(address), datas, value, simulate=simulate)
+        return self._bundler().call(owner, wallet, to_checksum_address(address), datas, value, simulate=simulate,
+                                    abi=abi)
 
     def transfer(self, owner: str, wallet: str, destination: str, amount: str) -> StepResult:
         if not is_hex_address(destination):

@@ -557,8 +557,9 @@ def test_eth_transfer_and_contract_write_steps_move_funds_from_the_smart_wallet(
     assert value(eth["triggered"])["status"] == "success", value(eth["triggered"]).get("error")
     step = value(eth["execution"])["steps"][1]
     assert (step["type"], step["success"]) == ("ethTransfer", True)
-    assert step["output"]["transactionHash"].startswith("0x") and int(step["totalGasCost"]) > 0
-    receipt = w3.eth.get_transaction_receipt(step["output"]["transactionHash"])
+    assert step["output"] == {"transfer": {"from": wallet, "to": p["ethRecipient"], "value": p["ethAmount"]}}
+    assert int(step["totalGasCost"]) > 0 and step["metadata"]["totalGasCost"] == step["totalGasCost"]
+    receipt = w3.eth.get_transaction_receipt(step["metadata"]["transactionHash"])
     assert receipt["status"] == 1
     assert w3.eth.get_balance(p["ethRecipient"]) == int(p["ethAmount"])
 
@@ -566,6 +567,10 @@ def test_eth_transfer_and_contract_write_steps_move_funds_from_the_smart_wallet(
     assert value(write["triggered"])["status"] == "success", value(write["triggered"]).get("error")
     step = value(write["execution"])["steps"][1]
     assert (step["type"], step["success"]) == ("contractWrite", True)
+    # upstream's shape: the events the call emitted, by method; the per-call results with receipts as metadata
+    assert step["output"] == {"transfer": {"from": wallet, "to": p["tokenRecipient"], "value": p["tokenAmount"]}}
+    assert [(m["methodName"], m["success"]) for m in step["metadata"]] == [("transfer", True)]
+    assert w3.eth.get_transaction_receipt(step["metadata"][0]["receipt"]["transactionHash"])["status"] == 1
     assert token.functions.balanceOf(p["tokenRecipient"]).call() == int(p["tokenAmount"])
 
 

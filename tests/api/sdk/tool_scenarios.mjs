@@ -9,6 +9,9 @@ const ERC20_ABI = [
   { type: "function", name: "transfer", stateMutability: "nonpayable",
     inputs: [{ name: "to", type: "address" }, { name: "value", type: "uint256" }],
     outputs: [{ name: "", type: "bool" }] },
+  { type: "event", name: "Transfer", anonymous: false,
+    inputs: [{ name: "from", type: "address", indexed: true }, { name: "to", type: "address", indexed: true },
+             { name: "value", type: "uint256", indexed: false }] },
 ];
 
 function manualTrigger(data) {
