@@ -31,7 +31,7 @@ from eth_account import Account
 from eth_utils import to_checksum_address
 
 from hourglass_cli.api.wallets import wallet_address
-from tests.devnet._helpers import ok, run, state_of
+from tests.devnet._helpers import hourglass, ok, run, state_of
 
 pytestmark = pytest.mark.slow
 
@@ -187,10 +187,18 @@ def value(entry: dict[str, Any]) -> Any:
     return entry["value"]
 
 
-def api_key(devnet: Devnet, subject: str, role: str = "admin") -> dict[str, Any]:
-    result = ok(run(devnet.project, "api", "key", "create", "--subject", subject, "--role", role, "--expires", "1h",
-                    "--json", timeout=60))
-    return json.loads(result.stdout)
+def api_keys(devnet: Devnet, *wanted: tuple[str, str]) -> list[dict[str, Any]]:
+    """`hourglass api key create --subject S --role R --json` for each (S, R), the commands run side by side."""
+    env = {**os.environ, "NO_COLOR": "1"}
+    procs = [subprocess.Popen(hourglass("api", "key", "create", "--subject", subject, "--role", role, "--expires",
+                                        "1h", "--json"), cwd=devnet.project, env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for subject, role in wanted]
+    keys = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err
+        keys.append(json.loads(out))
+    return keys
 
 
 # ------------------------------------------------------------------ sign-in
@@ -237,9 +245,8 @@ def test_calls_without_a_valid_token_are_refused(auth) -> None:
 @pytest.fixture(scope="module")
 def keys(sdk, devnet: Devnet) -> dict[str, Any]:
     target, readonly_subject = fresh_address(), fresh_address()
-    admin = api_key(devnet, fresh_address())
-    readonly = api_key(devnet, readonly_subject, role="readonly")
-    revocable = api_key(devnet, fresh_address())
+    admin, readonly, revocable = api_keys(devnet, (fresh_address(), "admin"), (readonly_subject, "readonly"),
+                                          (fresh_address(), "admin"))
     first = sdk("apikey", apiKey=admin["key"], readonlyKey=readonly["key"], readonlySubject=readonly_subject,
                 revocableKey=revocable["key"], target=target)
     ok(run(devnet.project, "api", "key", "revoke", revocable["id"], timeout=60))
