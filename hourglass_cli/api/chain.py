@@ -98,6 +98,16 @@ def encode_call(abi: list[dict], method: str, params: list[str]) -> tuple[bytes,
     return data, entry
 
 
+def _topic(text: str) -> str | None:
+    """One entry of an event query's topics as eth_getLogs takes it."""
+    text = text.strip()
+    if text in ("", "null"):
+        return None
+    if is_hex_address(text):
+        return "0x" + "00" * 12 + text[2:].lower()
+    return text.lower()
+
+
 class ApiChain:
     """One chain: reads for everyone, writes from smart wallets when the wallet contracts and a controller are set."""
 
@@ -194,10 +204,10 @@ class ApiChain:
             params: dict[str, Any] = {"fromBlock": max(0, head - 5000), "toBlock": head}
             if query.addresses:
                 params["address"] = [to_checksum_address(a) for a in query.addresses]
-            topics = []
-            for group in query.topics:
-                values = [v for v in group.values if v]
-                topics.append(values or None)
+            # v2.12's topics are flat: entry i is topic i, "" or "null" any value, an address padded to 32 bytes
+            topics = [_topic(t) for t in query.topics]
+            while topics and topics[-1] is None:
+                topics.pop()
             if topics:
                 params["topics"] = topics
             logs = self.w3.eth.get_logs(params)

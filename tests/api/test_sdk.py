@@ -385,6 +385,34 @@ def test_workflows_the_server_refuses(workflows) -> None:
     assert error(workflows["noEdges"]) == "invalid: edges field cannot be an empty array"
 
 
+@pytest.fixture(scope="module")
+def trigger_kinds(sdk, token, deployer, w3) -> dict[str, Any]:
+    holder = fresh_address()
+    receipt = deployer.transact(token.functions.mint(holder, 5))
+    transfer_topic = "0x" + bytes(receipt["logs"][0]["topics"][0]).hex()
+    # topic 2 (the recipient) as a bare address: the server pads it to 32 bytes, as upstream does
+    out = sdk("triggers", key=new_key(), token=token.address, transferTopic=transfer_topic, holderTopic=holder)
+    return {"mintTx": "0x" + bytes(receipt["transactionHash"]).hex(), "transferTopic": transfer_topic, **out}
+
+
+def test_every_trigger_kind_runs_now_and_reads_back_as_stored(trigger_kinds, w3, token) -> None:
+    run_ = {name: value(entry) for name, entry in trigger_kinds["run"].items()}
+    assert all(r["success"] for r in run_.values()), run_
+    assert 0 < run_["block"]["data"]["blockNumber"] <= w3.eth.block_number
+    assert abs(run_["cron"]["data"]["timestamp"] - run_["fixedTime"]["data"]["timestamp"]) < 60_000
+    assert run_["event"]["data"]["transactionHash"] == trigger_kinds["mintTx"]
+    stored = {name: value(entry) for name, entry in trigger_kinds["stored"].items()}
+    assert stored["block"]["type"] == "blockTrigger" and stored["block"]["data"] == {"interval": 5}
+    assert stored["cron"]["type"] == "cronTrigger" and stored["cron"]["data"] == {"schedules": ["*/5 * * * *"]}
+    assert stored["fixedTime"]["type"] == "fixedTimeTrigger" and len(stored["fixedTime"]["data"]["epochsList"]) == 1
+    assert stored["event"]["type"] == "eventTrigger"
+    query = stored["event"]["data"]["queries"][0]
+    assert query["addresses"] == [token.address] and query["topics"][0] == trigger_kinds["transferTopic"]
+    manual = value(trigger_kinds["manualBlock"])
+    assert manual["status"] == "success"
+    assert (manual["trigger"]["type"], manual["trigger"]["output"]["blockNumber"]) == ("blockTrigger", 123)
+
+
 # ------------------------------------------------------------------ executions and secrets
 
 

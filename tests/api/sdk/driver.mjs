@@ -105,7 +105,7 @@ export function params() {
 }
 
 export const helpers = { attempt, pollUntil, claims, signIn, manualWorkflow, restNode, codeNode, settle, params,
-                         Client, Wallet, TriggerType, NodeType, ExecutionStatus, types };
+                         Client, Wallet, TriggerType, NodeType, ExecutionStatus, TriggerFactory, types };
 
 function toJson(value) {
   return JSON.stringify(value, (_key, v) => (typeof v === "bigint" ? v.toString() : v === undefined ? null : v));

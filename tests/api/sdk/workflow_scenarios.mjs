@@ -146,4 +146,40 @@ async function executions(p, h) {
   return out;
 }
 
-export const scenarios = { workflows, executions };
+async function triggers(p, h) {
+  // every trigger kind: run now (runTrigger), stored and read back (getWorkflow), run by hand (triggerWorkflow)
+  const client = await h.signIn(p, new h.Wallet(p.key));
+  const out = {};
+  const wallet = (await client.getWallet({ salt: "0" })).address;
+  const { TriggerType } = h;
+  const kinds = {
+    block: { type: TriggerType.Block, data: { interval: 5 } },
+    cron: { type: TriggerType.Cron, data: { schedules: ["*/5 * * * *"] } },
+    fixedTime: { type: TriggerType.FixedTime, data: { epochsList: [Date.now() + 3600e3] } },
+    event: { type: TriggerType.Event, data: { queries: [{ addresses: [p.token],
+                                                          topics: [p.transferTopic, null, p.holderTopic] }] } },
+  };
+  out.run = {};
+  out.stored = {};
+  out.ids = {};
+  for (const [name, kind] of Object.entries(kinds)) {
+    const trigger = { id: `trigger${name}`, name: `on_${name}`, ...kind };
+    out.run[name] = await h.attempt(() => client.runTrigger({ trigger }));
+    const props = h.manualWorkflow(wallet, `trigger-${name}`, [h.restNode("rest01", "fetch", `${p.restUrl}/never`)],
+      { edges: [{ id: "e1", source: trigger.id, target: "rest01" }] });
+    props.trigger = h.TriggerFactory.create(trigger);
+    const id = await h.attempt(() => client.submitWorkflow(client.createWorkflow(props)));
+    out.ids[name] = id;
+    out.stored[name] = id.value ? await h.attempt(async () => (await client.getWorkflow(id.value)).trigger.toJson())
+                                : null;
+  }
+  out.manualBlock = out.ids.block.value ? await h.attempt(async () => {
+    const fired = await client.triggerWorkflow({ id: out.ids.block.value, isBlocking: true,
+      triggerData: { type: TriggerType.Block, blockNumber: 123, blockHash: "0xabc" } });
+    const execution = await client.getExecution(out.ids.block.value, fired.executionId);
+    return { status: fired.status, trigger: execution.steps[0] };
+  }) : null;
+  return out;
+}
+
+export const scenarios = { workflows, executions, triggers };
