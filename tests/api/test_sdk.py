@@ -502,6 +502,30 @@ def test_custom_code_sees_the_secret_as_ap_context_config_vars(executions) -> No
     assert code_step["output"] == {"secret": SECRET_VALUE, "doubled": 42}
 
 
+@pytest.fixture(scope="module")
+def logic(sdk) -> dict[str, Any]:
+    return sdk("logic", key=new_key())
+
+
+def test_a_branch_runs_only_the_path_its_condition_takes(logic, rest: Recorder) -> None:
+    high, low = value(logic["branchHigh"]), value(logic["branchLow"])
+    assert high["status"] == "success", high["error"]
+    assert [(s["name"], s["success"]) for s in high["steps"]] == [("trigger", True), ("decide", True),
+                                                                  ("high", True)]
+    assert high["steps"][1]["type"] == "branch"
+    assert low["status"] == "success", low["error"]
+    assert [s["name"] for s in low["steps"]] == ["trigger", "decide", "low"]
+    assert len(rest.headers_for("/branch/high?n=9")) == 1 and len(rest.headers_for("/branch/low?n=2")) == 1
+    assert rest.headers_for("/branch/low?n=9") == [] and rest.headers_for("/branch/high?n=2") == []
+
+
+def test_a_filter_keeps_the_items_its_expression_accepts(logic) -> None:
+    run_ = value(logic["filter"])
+    assert run_["status"] == "success", run_["error"]
+    assert run_["steps"][1]["type"] == "filter"
+    assert run_["steps"][1]["output"] == [{"amount": 20}, {"amount": 50}]
+
+
 # ------------------------------------------------------------------ tools
 
 

@@ -182,4 +182,38 @@ async function triggers(p, h) {
   return out;
 }
 
-export const scenarios = { workflows, executions, triggers };
+async function logic(p, h) {
+  // BRANCH and FILTER (JavaScript expressions in the sandbox), each workflow run by a blocking trigger
+  const client = await h.signIn(p, new h.Wallet(p.key));
+  const out = {};
+  const wallet = (await client.getWallet({ salt: "0" })).address;
+  const branch = { id: "branch01", name: "decide", type: h.NodeType.Branch, data: { conditions: [
+    { id: "high", type: "if", expression: "{{trigger.data.n}} > 5" },
+    { id: "low", type: "else", expression: "" }] } };
+  const high = h.restNode("high01", "high", `${p.restUrl}/branch/high?n={{trigger.data.n}}`);
+  const low = h.restNode("low01", "low", `${p.restUrl}/branch/low?n={{trigger.data.n}}`);
+  const props = h.manualWorkflow(wallet, "logic-branch", [branch, high, low], { edges: [
+    { id: "e1", source: "trigger01", target: "branch01" },
+    { id: "e2", source: "branch01.high", target: "high01" },
+    { id: "e3", source: "branch01.low", target: "low01" }] });
+  const branchId = await client.submitWorkflow(client.createWorkflow(props));
+  const fire = (id, data) => h.attempt(async () => {
+    const fired = await client.triggerWorkflow({ id, isBlocking: true,
+                                                triggerData: { type: h.TriggerType.Manual, data } });
+    const execution = await client.getExecution(id, fired.executionId);
+    return { status: fired.status, error: fired.error ?? null,
+             steps: execution.steps.map((st) => ({ name: st.name, type: st.type, success: st.success,
+                                                    error: st.error, output: st.output })) };
+  });
+  out.branchHigh = await fire(branchId, { n: 9 });
+  out.branchLow = await fire(branchId, { n: 2 });
+
+  const filter = { id: "filter01", name: "big", type: h.NodeType.Filter,
+                   data: { expression: "value.amount > 10", inputVariable: "{{trigger.data.items}}" } };
+  const filterId = await client.submitWorkflow(client.createWorkflow(h.manualWorkflow(wallet, "logic-filter",
+                                                                                       [filter])));
+  out.filter = await fire(filterId, { items: [{ amount: 5 }, { amount: 20 }, { amount: 50 }] });
+  return out;
+}
+
+export const scenarios = { workflows, executions, triggers, logic };
