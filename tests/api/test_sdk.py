@@ -378,6 +378,17 @@ def test_a_workflow_reads_back_whole_and_is_disabled_enabled_and_deleted(workflo
     assert value(workflows["countAll"]) == 11
 
 
+def test_another_user_can_neither_see_nor_touch_a_workflow(workflows) -> None:
+    assert error(workflows["strangerGet"]) == "task not found"
+    assert value(workflows["strangerDelete"])["status"] == "not_found"
+    assert value(workflows["strangerDisable"])["status"] == "not_found"
+    assert error(workflows["strangerTrigger"]) == "task not found"
+    assert error(workflows["strangerExecutions"]) == "task not found"
+    assert error(workflows["strangerList"]) == "invalid smart account address"
+    assert value(workflows["strangerCount"]) == 0
+    assert value(workflows["stillThere"]) == "enabled"
+
+
 def test_workflows_the_server_refuses(workflows) -> None:
     assert error(workflows["foreignRunner"]) == "invalid smart account address"
     assert error(workflows["expiresSoon"]).startswith("task expiration date is too close to current time")
@@ -483,12 +494,17 @@ def test_secrets_are_created_updated_listed_without_values_and_deleted(execution
     assert error(executions["updateUnknown"]) == "secret not found"
     items = value(executions["secrets"])["items"]
     assert [(s["name"], s["secret"]) for s in items] == [(SECRET_NAME, None)]
+    scoped = value(executions["workflowSecret"])
+    assert (scoped["status"], scoped["scope"]) == ("created", "workflow")
+    listed = value(executions["workflowSecrets"])["items"]
+    assert [(s["name"], s["workflowId"]) for s in listed] == [("wf_secret", executions["workflowId"])]
+    assert error(executions["foreignWorkflowSecret"]) == "task not found"
     assert items[0]["createdAt"] > 0 and items[0]["updatedAt"] >= items[0]["createdAt"]
     assert SECRET_VALUE not in json.dumps(executions["secrets"])
     assert value(executions["deleteSecret"])["status"] == "deleted"
     again = value(executions["deleteAgain"])
     assert (again["success"], again["status"]) == (False, "not_found")
-    assert value(executions["secretsAfter"])["items"] == []
+    assert [s["name"] for s in value(executions["secretsAfter"])["items"]] == ["wf_secret"]  # only the user one went
     # the run after the deletion sends the header empty
     assert value(executions["afterDelete"])["status"] == "success"
     assert [h.get("x-api-key") for h in rest.headers_for("/exec?n=9")] == [""]

@@ -63,6 +63,19 @@ async function workflows(p, h) {
   out.countAfterDelete = await h.attempt(() => client.getWorkflowCount([wallet]));
   out.countAll = await h.attempt(() => client.getWorkflowCount([]));
 
+  // another user sees none of it
+  const stranger = await h.signIn(p, h.Wallet.createRandom());
+  const theirs = created[1];
+  out.strangerGet = await h.attempt(() => stranger.getWorkflow(theirs));
+  out.strangerDelete = await h.attempt(() => stranger.deleteWorkflow(theirs));
+  out.strangerDisable = await h.attempt(() => stranger.setWorkflowEnabled(theirs, false));
+  out.strangerTrigger = await h.attempt(() => stranger.triggerWorkflow({
+    id: theirs, triggerData: { type: h.TriggerType.Manual, data: { n: 1 } }, isBlocking: true }));
+  out.strangerExecutions = await h.attempt(() => stranger.getExecutions([theirs]));
+  out.strangerList = await h.attempt(() => stranger.getWorkflows([wallet]));
+  out.strangerCount = await h.attempt(() => stranger.getWorkflowCount([]));
+  out.stillThere = await h.attempt(async () => (await client.getWorkflow(theirs)).status);
+
   // refused at creation
   const refuse = (props) => h.attempt(() => client.submitWorkflow(client.createWorkflow(props)));
   const node = [h.restNode("rest01", "fetch", `${p.restUrl}/never`)];
@@ -91,6 +104,10 @@ async function executions(p, h) {
   const rest = h.restNode("rest01", "fetch", `${p.restUrl}/exec?n={{trigger.data.n}}`, headers);
   const id = await client.submitWorkflow(client.createWorkflow(h.manualWorkflow(wallet, "exec-rest", [rest])));
   out.workflowId = id;
+  out.workflowSecret = await h.attempt(() => client.createSecret("wf_secret", "scoped", { workflowId: id }));
+  out.workflowSecrets = await h.attempt(() => client.getSecrets({ workflowId: id }));
+  out.foreignWorkflowSecret = await h.attempt(() => client.createSecret("wf_secret", "x",
+                                                                        { workflowId: "01ARZ3NDEKTSV4RRFFQ69G5FAV" }));
   const trigger = (n, isBlocking) => h.attempt(() => client.triggerWorkflow({
     id, triggerData: { type: h.TriggerType.Manual, data: { n } }, isBlocking }));
 
