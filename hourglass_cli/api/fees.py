@@ -22,7 +22,7 @@ WALLET_CREATION_GAS = 120_000
 
 
 def _wei(amount: int) -> pb.Fee:
-    return pb.Fee(amount=str(amount), unit="wei")
+    return pb.Fee(amount=str(amount), unit="WEI")  # upstream's unit names are upper case (WEI, USD, PERCENTAGE)
 
 
 def estimate_fees(service: Any, request: pb.EstimateFeesReq) -> pb.EstimateFeesResp:

@@ -603,6 +603,7 @@ def test_estimate_fees_prices_the_gas_of_the_writes(tools, devnet: Devnet) -> No
     assert fees["nativeToken"] == {"symbol": "ETH", "decimals": 18}
     gas = {c["nodeId"]: c for c in fees["cogs"] if c["costType"] == "gas"}
     assert set(gas) == {"eth01"} and int(gas["eth01"]["fee"]["amount"]) > 0 and int(gas["eth01"]["gasUnits"]) > 0
+    assert {c["fee"]["unit"] for c in fees["cogs"]} == {"WEI"}  # upstream's unit names
     # the runner is not deployed yet: its first write deploys it
     assert any(c["costType"] == "wallet_creation" for c in fees["cogs"])
 
