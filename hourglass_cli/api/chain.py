@@ -98,6 +98,16 @@ def encode_call(abi: list[dict], method: str, params: list[str]) -> tuple[bytes,
     return data, entry
 
 
+def _topic(text: str) -> str | None:
+    """One entry of an event query's topics as eth_getLogs takes it."""
+    text = text.strip()
+    if text in ("", "null"):
+        return None
+    if is_hex_address(text):
+        return "0x" + "00" * 12 + text[2:].lower()
+    return text.lower()
+
+
 class ApiChain:
     """One chain: reads for everyone, writes from smart wallets when the wallet contracts and a controller are set."""
 
@@ -137,37 +147,50 @@ class ApiChain:
         data = _selector("getNonce(address,uint192)") + encode(["address", "uint192"], [wallet, 0])
         return decode(["uint256"], self._call(self.entry_point, data))[0]
 
-    def read(self, address: str, abi: list[dict], calls: list[tuple[str, list[str], str]]) -> list[dict]:
+    def read(self, address: str, abi: list[dict], calls: list[tuple[str, list[str], str]]) -> StepResult:
+        """eth_call each method, in upstream v2.12's shapes: the output is one object ``{methodName: value}`` (a
+        single return value as is, several as ``{name: value}``, unnamed ones ``output_<i>``), the metadata one
+        entry per call ``{methodName, success, error, methodABI, value}``; any failed call fails the step."""
         if not is_hex_address(address):
             raise StepError(f"contract_address {address!r} is not an address", pb.INVALID_NODE_CONFIG)
         if not calls:
             raise StepError("contract_read.config.method_calls is empty", pb.INVALID_NODE_CONFIG)
-        results = []
-        for method, params, call_data in calls:
-            if call_data and not method:
-                raw = self._call(to_checksum_address(address), bytes.fromhex(call_data.removeprefix("0x")))
-                results.append({"methodName": "", "success": True, "error": "", "data": "0x" + raw.hex()})
-                continue
-            data, entry = encode_call(abi, method, params)
+        data: dict[str, Any] = {}
+        metadata = []
+        for i, (method, params, call_data) in enumerate(calls):
+            name = method or f"method_{i + 1}"
+            entry: dict[str, Any] = {"methodName": name, "success": True, "error": "", "methodABI": None,
+                                     "value": None}
+            metadata.append(entry)
+            data[name] = None
             try:
-                raw = self._call(to_checksum_address(address), data)
-            except Exception as exc:  # noqa: BLE001 - a revert or RPC error is the step's result
-                results.append({"methodName": method, "success": False, "error": str(exc), "data": {}})
+                if call_data and not method:
+                    raw = self._call(to_checksum_address(address), bytes.fromhex(call_data.removeprefix("0x")))
+                    entry["value"] = data[name] = "0x" + raw.hex()
+                    continue
+                calldata, abi_entry = encode_call(abi, method, params)
+                entry["methodABI"] = abi_entry
+                raw = self._call(to_checksum_address(address), calldata)
+            except StepError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a revert or RPC error is the call's result
+                entry.update(success=False, error=str(exc))
                 continue
-            outputs = entry.get("outputs", [])
-            kinds = [_type_of(o) for o in outputs]
+            outputs = abi_entry.get("outputs", [])
             try:
-                values = decode(kinds, raw)
+                values = decode([_type_of(o) for o in outputs], raw)
             except Exception as exc:  # noqa: BLE001
-                results.append({"methodName": method, "success": False, "error": f"cannot decode: {exc}",
-                                "data": {}})
+                entry.update(success=False, error=f"cannot decode the answer of {method}: {exc}")
                 continue
-            named = {(o.get("name") or f"output{i}"): _plain(v) for i, (o, v) in enumerate(zip(outputs, values,
-                                                                                              strict=True))}
-            results.append({"methodName": method, "success": True, "error": "", "data": named})
-        if all(not r["success"] for r in results):
-            raise StepError(f"every contract read failed: {results[0]['error']}", pb.RPC_NODE_ERROR)
-        return results
+            if len(values) == 1:
+                entry["value"] = data[name] = _plain(values[0])
+            elif values:
+                entry["value"] = data[name] = {(o.get("name") or f"output_{j}"): _plain(v)
+                                               for j, (o, v) in enumerate(zip(outputs, values, strict=True))}
+        failed = next((m for m in metadata if not m["success"]), None)
+        if failed is not None:
+            raise StepError(failed["error"] or f"method {failed['methodName']} failed", pb.RPC_NODE_ERROR)
+        return StepResult(output=data, metadata=metadata)
 
     def block_info(self) -> dict:
         block = self.w3.eth.get_block("latest")
@@ -181,10 +204,10 @@ class ApiChain:
             params: dict[str, Any] = {"fromBlock": max(0, head - 5000), "toBlock": head}
             if query.addresses:
                 params["address"] = [to_checksum_address(a) for a in query.addresses]
-            topics = []
-            for group in query.topics:
-                values = [v for v in group.values if v]
-                topics.append(values or None)
+            # v2.12's topics are flat: entry i is topic i, "" or "null" any value, an address padded to 32 bytes
+            topics = [_topic(t) for t in query.topics]
+            while topics and topics[-1] is None:
+                topics.pop()
             if topics:
                 params["topics"] = topics
             logs = self.w3.eth.get_logs(params)
@@ -214,6 +237,14 @@ class ApiChain:
                 meta["source"] = "rpc"
         return dict(meta, source="rpc") if meta else None
 
+    def balance(self, holder: str, token: str = "ETH") -> int:
+        """Wei of ETH, or an ERC-20's balanceOf(holder)."""
+        holder = to_checksum_address(holder)
+        if token.upper() == "ETH":
+            return int(self.w3.eth.get_balance(holder))
+        raw = self._call(to_checksum_address(token), _selector("balanceOf(address)") + encode(["address"], [holder]))
+        return decode(["uint256"], raw)[0]
+
     def gas_price(self) -> int:
         return int(self.w3.eth.gas_price)
 
@@ -240,7 +271,8 @@ class ApiChain:
                 datas.append((method, encode_call(abi, method, params)[0]))
         if not datas:
             raise StepError("contract_write needs method_calls or call_data", pb.INVALID_NODE_CONFIG)
-        return self._bundler().call(owner, wallet, to_checksum_address(address), datas, value, simulate=simulate)
+        return self._bundler().call(owner, wallet, to_checksum_address(address), datas, value, simulate=simulate,
+                                    abi=abi)
 
     def transfer(self, owner: str, wallet: str, destination: str, amount: str) -> StepResult:
         if not is_hex_address(destination):

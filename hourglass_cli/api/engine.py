@@ -131,11 +131,19 @@ def now_ms() -> int:
     return int(time.time() * 1000)
 
 
+def flat_config(message: Any) -> dict[str, Any]:
+    """A node's or trigger's configuration as upstream records it in ``Step.config``: the fields of its ``config``
+    (url, method, headers … — not wrapped in ``{"config": …}``), beside any other field (a LOOP's runner)."""
+    data = json_format.MessageToDict(message, preserving_proto_field_name=False)
+    inner = data.pop("config", None)
+    return {**inner, **data} if isinstance(inner, dict) else data
+
+
 def node_config(node: pb.TaskNode) -> Any:
     which = node.WhichOneof("task_type")
     if which is None:
         return None
-    return json_format.MessageToDict(getattr(node, which), preserving_proto_field_name=False)
+    return flat_config(getattr(node, which))
 
 
 def trigger_step(trigger: pb.TaskTrigger, output: Any, start: int) -> pb.Execution.Step:
@@ -143,9 +151,8 @@ def trigger_step(trigger: pb.TaskTrigger, output: Any, start: int) -> pb.Executi
     kind, out_field = TRIGGER_FIELDS[which]
     step = pb.Execution.Step(id=trigger.id, success=True, type=pb.TriggerType.Name(kind), name=trigger.name,
                              start_at=start, end_at=now_ms())
-    config = getattr(trigger, which) if trigger.HasField(which) else None
-    if config is not None:
-        step.config.CopyFrom(to_value(json_format.MessageToDict(config)))
+    if trigger.HasField(which):
+        step.config.CopyFrom(to_value(flat_config(getattr(trigger, which))))
     getattr(step, out_field).data.CopyFrom(to_value(output))
     return step
 

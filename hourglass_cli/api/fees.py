@@ -23,7 +23,7 @@ ETH_TRANSFER_GAS = 30_000  # the call's share of an execute() that sends ETH (a 
 
 
 def _wei(amount: int) -> pb.Fee:
-    return pb.Fee(amount=str(amount), unit="wei")
+    return pb.Fee(amount=str(amount), unit="WEI")  # upstream's unit names are upper case (WEI, USD, PERCENTAGE)
 
 
 def estimate_fees(service: Any, request: pb.EstimateFeesReq) -> pb.EstimateFeesResp:

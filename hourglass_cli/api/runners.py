@@ -266,7 +266,7 @@ def contract_read(node: pb.ContractReadNode, ctx: RunContext) -> StepResult:
     calls = [(m.method_name, [render(p, ctx.variables, missing) for p in m.method_params],
               render(m.call_data, ctx.variables, missing) if m.HasField("call_data") else "")
              for m in cfg.method_calls]
-    return StepResult(output=chain.read(address, _abi_of(cfg.contract_abi), calls))
+    return chain.read(address, _abi_of(cfg.contract_abi), calls)
 
 
 def contract_write(node: pb.ContractWriteNode, ctx: RunContext) -> StepResult:

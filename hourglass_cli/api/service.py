@@ -388,8 +388,9 @@ class ApiService:
             raise invalid("recipient_address must be 0x followed by 40 hex digits")
         if not request.amount:
             raise invalid("amount is required (wei or the token's smallest unit, or \"max\")")
-        if request.amount != "max" and not request.amount.isdigit():
-            raise invalid("amount must be a non-negative integer (in wei or the token's smallest unit) or \"max\"")
+        amount = request.amount.strip().lower()
+        if amount != "max" and (not amount.isdigit() or int(amount) == 0):
+            raise invalid("invalid amount: must be a positive integer or 'max' (wei, or the token's smallest unit)")
         if not request.smart_wallet_address:
             raise invalid("smart_wallet_address is required")
         wallet = self._owned_wallet(user, request.smart_wallet_address)
@@ -399,18 +400,37 @@ class ApiService:
         if self.chain is None or not self.chain.can_write:
             raise Abort(grpc.StatusCode.FAILED_PRECONDITION,
                         "withdrawals need [api].rpc_url, entry_point, wallet_factory and a controller key")
+        self._check_withdrawable(wallet, amount, token)
         try:
             outcome = self.chain.withdraw(user.address, wallet, to_checksum_address(request.recipient_address),
-                                          request.amount, token)
+                                          amount, token)
         except StepError as exc:
             return pb.WithdrawFundsResp(success=False, status="failed", message=exc.message,
                                         smart_wallet_address=wallet, recipient_address=request.recipient_address,
                                         amount=request.amount, token=token)
         return pb.WithdrawFundsResp(success=outcome["success"], status="confirmed" if outcome["success"] else "failed",
-                                    message=outcome.get("message", ""), user_op_hash=outcome["userOpHash"],
+                                    message="withdrawal transaction confirmed" if outcome["success"] else
+                                    outcome.get("message", ""), user_op_hash=outcome["userOpHash"],
                                     transaction_hash=outcome["transactionHash"], submitted_at=now_ms(),
                                     smart_wallet_address=wallet, recipient_address=request.recipient_address,
                                     amount=str(outcome.get("amount", request.amount)), token=token)
+
+    def _check_withdrawable(self, wallet: str, amount: str, token: str) -> None:
+        """Upstream's pre-flight: refuse what the wallet does not hold before a UserOp is built (a reverting one
+        would still cost gas)."""
+        try:
+            balance = self.chain.balance(wallet, token)
+        except Exception as exc:  # noqa: BLE001 - the chain's error, reported
+            raise Abort(grpc.StatusCode.UNAVAILABLE, f"failed to get wallet balance: {exc}") from None
+        eth = token.upper() == "ETH"
+        if amount == "max":
+            if balance == 0:
+                raise invalid("wallet has zero balance" if eth else "token balance is zero")
+        elif int(amount) > balance:
+            if eth:
+                raise Abort(grpc.StatusCode.FAILED_PRECONDITION,
+                            f"insufficient balance: requested {amount} wei but wallet has {balance} wei")
+            raise invalid(f"insufficient token balance: requested {amount}, but wallet has {balance}")
 
     # -- tasks --------------------------------------------------------------------------------------------
 

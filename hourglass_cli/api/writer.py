@@ -22,6 +22,16 @@ from hourglass_cli.wire.gen import avs_pb2 as pb
 WalletLookup = Callable[[str, str], tuple[str, int] | None]  # (owner, wallet) → (factory, salt)
 
 
+def _plain(value):
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
 class WalletWriter:
     def __init__(self, w3, *, entry_point: str, factory: str, controller_key: bytes,
                  lookup: WalletLookup | None = None) -> None:
@@ -68,7 +78,10 @@ class WalletWriter:
                 "gasUsed": str(result.actual_gas_used), "from": result.sender, "deployed": result.deployed}
 
     def call(self, owner: str, wallet: str, to: str, calls: list[tuple[str, bytes]], value: int, *,
-             simulate: bool = False) -> StepResult:
+             simulate: bool = False, abi: list[dict] | None = None) -> StepResult:
+        """The calls as one UserOp. Output in upstream v2.12's shape: ``{methodName: {event fields}}`` from the
+        events `to` emitted (decoded with `abi`), ``true`` for a method whose call emitted none; the per-call
+        results (receipt, error) are the metadata."""
         from hourglass_cli.api.wallets import build_execute, build_execute_batch
 
         if len(calls) == 1:
@@ -82,12 +95,33 @@ class WalletWriter:
         receipt = self._receipt(result)
         results = [{"methodName": name, "success": result.success, "error": result.revert_reason or "",
                     "receipt": receipt, "blockNumber": result.block_number, "value": None} for name, _ in calls]
-        out = StepResult(output=results, metadata=results, log=f"UserOp {receipt['userOpHash']} in "
-                                                               f"{receipt['transactionHash']}", **self._gas(result))
+        events = self._events(result.tx_hash, to, abi or []) if result.success else {}
+        out = StepResult(output={name: dict(events) if events else True for name, _ in calls}, metadata=results,
+                         log=f"UserOp {receipt['userOpHash']} in {receipt['transactionHash']}", **self._gas(result))
         if not result.success:
             raise StepError(f"the contract call reverted: {result.revert_reason or 'no reason'}",
                             pb.EXECUTION_ENGINE_ERROR, out.log)
         return out
+
+    def _events(self, tx_hash: bytes, address: str, abi: list[dict]) -> dict:
+        """The fields of the events `address` logged in the transaction, decoded with the node's ABI."""
+        entries = [e for e in abi if e.get("type") == "event" and e.get("name")]
+        if not entries:
+            return {}
+        contract = self.w3.eth.contract(address=to_checksum_address(address), abi=entries)
+        receipt = self.w3.eth.get_transaction_receipt(tx_hash)
+        fields: dict = {}
+        for log in receipt["logs"]:
+            if to_checksum_address(log["address"]) != contract.address:
+                continue
+            for entry in entries:
+                try:
+                    decoded = contract.events[entry["name"]]().process_log(log)
+                except Exception:  # noqa: BLE001 - not this event
+                    continue
+                fields.update({k: _plain(v) for k, v in decoded["args"].items()})
+                break
+        return fields
 
     def _simulate(self, wallet: str, call_data: bytes, calls) -> StepResult:
         request = {"from": self.bundler.address, "to": to_checksum_address(wallet), "data": "0x" + call_data.hex()}
@@ -100,7 +134,7 @@ class WalletWriter:
                     "simulated": True} for name, _ in calls]
         if not ok:
             raise StepError(f"the simulated call reverts: {error}", pb.SIMULATION_ERROR)
-        return StepResult(output=results, metadata=results)
+        return StepResult(output={name: True for name, _ in calls}, metadata=results)
 
     def transfer(self, owner: str, wallet: str, destination: str, amount: int) -> StepResult:
         from hourglass_cli.api.wallets import build_execute
@@ -110,9 +144,13 @@ class WalletWriter:
         if not result.success:
             raise StepError(f"the transfer failed: {result.revert_reason or 'reverted'} (does the wallet hold "
                             f"{amount} wei?)", pb.INSUFFICIENT_BALANCE)
-        return StepResult(output={"transactionHash": receipt["transactionHash"], "userOpHash": receipt["userOpHash"],
-                                  "from": to_checksum_address(wallet), "to": destination, "value": str(amount),
-                                  "success": True}, **self._gas(result))
+        # upstream v2.12's shape: the transfer as the output, the transaction as the metadata
+        gas = self._gas(result)
+        return StepResult(output={"transfer": {"from": to_checksum_address(wallet), "to": destination,
+                                               "value": str(amount)}},
+                          metadata={"transactionHash": receipt["transactionHash"], "userOpHash": receipt["userOpHash"],
+                                    "gasUsed": gas["gas_used"], "gasPrice": gas["gas_price"],
+                                    "totalGasCost": gas["total_gas_cost"]}, **gas)
 
     def withdraw(self, owner: str, wallet: str, recipient: str, amount: str, token: str) -> dict:
         from hourglass_cli.api.wallets import build_execute
