@@ -210,7 +210,7 @@ def test_contract_write_and_eth_transfer_change_chain_state_through_the_wallet(n
     assert w3.eth.get_balance(recipient) == 12345
     pay = next(s for s in resp.steps if s.name == "pay")
     assert int(pay.gas_used) > 0 and int(pay.total_gas_cost) > 0
-    receipt = from_value(pay.contract_write.data)[0]["receipt"]
+    receipt = from_value(pay.metadata)[0]["receipt"]
     assert w3.eth.get_transaction_receipt(receipt["transactionHash"])["status"] == 1
     # the nonce GetNonce reports is the wallet's own EntryPoint nonce: two operations so far
     assert c.call("GetNonce", pb.NonceRequest(owner=wallet), auth_key=token).nonce == "2"
