@@ -112,6 +112,9 @@ class DevnetSection:
     curve: str = setting("bn254", "Signature scheme of the executor operator set.", choices=("bn254", "ecdsa"))
     operators: int = setting(4, "Number of executor operators (each runs one executor).", min=1, max=64)
     chain_port: int = setting(0, "JSON-RPC port of the L1 chain (0 = pick a free one).", min=0, max=65535)
+    chain_id: int = setting(31337, "Chain id of the L1 chain (eth_chainId, CHAINID, what transactions are signed "
+                                   "for), e.g. 11155111 (Sepolia's) for clients that expect it; the L2 chain's is "
+                                   "one more (one less at the top of the range).", min=1, max=2**53 - 1)
     l2: bool = setting(False, "Also start a second chain with the mailbox and verifiers deployed there.")
     block_time: float = setting(0.0, "Seconds between blocks (0 = mine on every transaction).", min=0, max=60)
     stake_weights: list = setting([], "Stake weight of each executor operator, in operator order: every set's, the "

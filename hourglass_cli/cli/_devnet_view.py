@@ -224,9 +224,10 @@ def status_view(doc: dict[str, Any]) -> RenderableType:
                if doc.get("started_at") else "")
     parts: list[Any] = [components_table(doc["components"], title=f"devnet {doc['status']} (supervisor pid "
                                                                    f"{doc['supervisor_pid']}{started})")]
-    rows = contract_rows(doc.get("deployment"), (doc.get("project_contracts") or {}).get("l1"))
+    rows = [(f"{c['name']} chain id", str(c["chain_id"])) for c in doc["components"] if c.get("chain_id")]
     if doc.get("api"):
-        rows.insert(0, ("client API", f"{doc['api']['address']}  chain id {doc['api']['chain_id']}"))
+        rows.append(("client API", f"{doc['api']['address']}  chain id {doc['api']['chain_id']}"))
+    rows += contract_rows(doc.get("deployment"), (doc.get("project_contracts") or {}).get("l1"))
     rows += workflow_row(doc.get("deployment"))
     rows += [(label, text) for label, text in set_rows(doc.get("deployment"), {
         "operators": doc.get("operators") or [], "taskConfigs": doc.get("task_configs") or {}})]

@@ -33,6 +33,10 @@ def start(
     curve: str | None = typer.Option(None, "--curve", help="bn254 | ecdsa: the operator sets' curve."),
     operators: int | None = typer.Option(None, "--operators", min=1, max=64, help="Executor operators."),
     port: int | None = typer.Option(None, "--port", min=0, max=65535, help="The L1 chain's port (0 = free one)."),
+    chain_id: str | None = typer.Option(
+        None, "--chain-id", metavar="N",
+        help="The L1 chain's id, 1 to 2^53-1 (default: hourglass.toml, else 31337), e.g. 11155111 for Sepolia's; "
+             "with --l2 the L2 chain's is N+1 (N-1 for the largest N)."),
     l2: bool | None = typer.Option(None, "--l2/--no-l2", help="Also start a second chain with the mailbox."),
     detach: bool = typer.Option(False, "--detach", "-d", help="Run in the background; return once ready."),
     as_json: bool = typer.Option(False, "--json", help="With --detach: print the state as JSON."),
@@ -48,7 +52,8 @@ def start(
         raise UsageError(f"unknown --chain {chain!r}", hint="use auto, anvil or embedded")
     if curve is not None and curve not in ("bn254", "ecdsa"):
         raise UsageError(f"unknown --curve {curve!r}", hint="use bn254 or ecdsa")
-    options = resolve_options(_root(project), chain=chain, curve=curve, operators=operators, port=port, l2=l2)
+    options = resolve_options(_root(project), chain=chain, curve=curve, operators=operators, port=port, l2=l2,
+                              chain_id=chain_id)
     if detach:
         from hourglass_cli.devnet.control import start_detached
 
@@ -197,13 +202,18 @@ def reset(project: Path | None = _PROJECT) -> None:
 def chain_command(
     port: int = typer.Option(8545, "--port", min=0, max=65535, help="Port to serve on (0 = a free one)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on."),
+    chain_id: str | None = typer.Option(None, "--chain-id", metavar="N",
+                                        help="The chain's id, 1 to 2^53-1 (default 31337), e.g. 11155111 for "
+                                             "Sepolia's."),
 ) -> None:
     """Serve the embedded chain (py-evm over JSON-RPC) in the foreground until Ctrl-C."""
     from hourglass_cli.devnet.chains._process import choose_port
+    from hourglass_cli.devnet.chains.chain_id import DEFAULT_CHAIN_ID, check_chain_id
     from hourglass_cli.devnet.chains.embedded.__main__ import main as serve_embedded
 
+    number = DEFAULT_CHAIN_ID if chain_id is None else check_chain_id(chain_id)  # a usage error before the port
     port = choose_port(host, port)  # a taken port is an error with a hint, before anything starts
-    code = serve_embedded(["--host", host, "--port", str(port)])
+    code = serve_embedded(["--host", host, "--port", str(port), "--chain-id", str(number)])
     if code:
         raise typer.Exit(code)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from hourglass_cli.devnet import components as comp
 from hourglass_cli.devnet.chains import _process
+from hourglass_cli.devnet.chains.chain_id import DEFAULT_CHAIN_ID
 from hourglass_cli.devnet.options import LOCALHOST, PASSWORD_ENV, executor_config
 from hourglass_cli.devnet.state import ProcessRecord
 
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from hourglass_cli.devnet.chains.base import ChainBackend
     from hourglass_cli.devnet.supervisor import Supervisor
 
-CHAIN_ID = 31337
+CHAIN_ID = DEFAULT_CHAIN_ID  # the default; a devnet's chains get options.chain_id_of(role), records what they answer
 DEFAULT_WEIGHT = 10**18
 TX_KEY_ENV = "HOURGLASS_DEVNET_AGGREGATOR_TX_KEY"
 # `hourglass aggregator run` (restarts spawn it like this; the first start is a fork running _aggregator_main)
@@ -50,6 +51,7 @@ def plan_chains(sup: Supervisor) -> list[ChainPlan]:
     for i, role in enumerate(roles):
         backend = get_backend(o.chain)
         backend.block_gas_limit = o.block_gas_limit
+        backend.chain_id = o.chain_id_of(role)
         if o.block_time and isinstance(backend, AnvilBackend):
             backend.extra_args += ("--block-time", f"{o.block_time:g}")
         port = o.chain_port + i if o.chain_port else None
@@ -67,15 +69,17 @@ def start_chains(sup: Supervisor, plans: list[ChainPlan]) -> dict[str, str]:
     for plan in plans:
         t = time.monotonic()
         record = ProcessRecord(name=plan.name, kind="chain", role=plan.role, backend=plan.backend.name,
-                               log=str(sup.logs / f"{plan.name}.log"), chain_id=CHAIN_ID)
+                               log=str(sup.logs / f"{plan.name}.log"), chain_id=plan.backend.chain_id)
         component = comp.Component(record, restart=False)
         sup.add(component)
         handle = plan.backend.start(plan.port, Path(record.log), LOCALHOST)
         component.adopt(handle)
         component.check = comp.jsonrpc_check(handle.rpc_url)
         record.port, record.endpoint = handle.port, handle.rpc_url
+        record.chain_id = handle.chain_id  # what it answered to eth_chainId (start() checked it is the one asked)
         urls[plan.role] = handle.rpc_url
-        sup.step(f"{plan.name}: {plan.backend.name} at {handle.rpc_url}", f"chain_{plan.role}", t)
+        sup.step(f"{plan.name}: {plan.backend.name} at {handle.rpc_url} (chain id {handle.chain_id})",
+                 f"chain_{plan.role}", t)
     return urls
 
 

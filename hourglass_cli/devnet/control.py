@@ -255,6 +255,7 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
     if state is None:
         return {"running": False, "project_dir": str(project_dir), "state": None}
     running = state.is_running()
+    l1 = state.chain("l1")
     doc: dict[str, Any] = {"running": running, "status": state.status if running else STOPPED,
                            "project_dir": state.project_dir,
                            "supervisor_pid": state.supervisor_pid if running else None,
@@ -264,7 +265,8 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
                            "project_contracts": state.project_contracts,
                            "operators": (state.operators or {}).get("operators", []),
                            "task_configs": (state.operators or {}).get("taskConfigs", {}),
-                           "api": state.api}
+                           "api": state.api,
+                           "chain_id": l1.chain_id if l1 is not None else None}
     records = state.records()
     with ThreadPoolExecutor(max_workers=max(1, len(records)), thread_name_prefix="status") as pool:
         probes = list(pool.map(lambda r: _probe(r) if running and r.alive() else (False, None), records))
@@ -274,6 +276,8 @@ def devnet_status(project_dir: str | Path) -> dict[str, Any]:
                  "recorded_status": record.status, "healthy": healthy}
         if block is not None:
             entry["block"] = block
+        if record.kind == "chain":
+            entry.update(role=record.role, backend=record.backend, chain_id=record.chain_id)
         entry["status"] = UP if healthy else (record.status if running and record.status != UP else DOWN)
         doc["components"].append(entry)
     doc["healthy"] = running and all(c["healthy"] for c in doc["components"])

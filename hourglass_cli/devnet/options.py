@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from hourglass_cli.devnet.chains.chain_id import DEFAULT_CHAIN_ID, check_chain_id, l2_chain_id
 from hourglass_cli.errors import UsageError
 from hourglass_cli.operator_sets import ExecutorSetSpec, default_sets, total_operators
 
@@ -36,6 +37,7 @@ class DevnetOptions:
     curve: str = "bn254"  # the aggregator set's, and the executor sets' that name none
     operators: int = 4  # executor operators in all (every set's)
     chain_port: int = 0
+    chain_id: int = DEFAULT_CHAIN_ID  # the L1 chain's; the L2's is l2_chain_id
     l2: bool = False
     block_time: float = 0.0
     block_gas_limit: int = 300_000_000
@@ -49,6 +51,15 @@ class DevnetOptions:
     ready_deadline_s: float = 120.0  # how long every component together may take to report ready
     config_file: str = ""
     executor_sets: tuple[ExecutorSetSpec, ...] = ()  # () = one set, id 1, of `operators` operators on `curve`
+
+    @property
+    def l2_chain_id(self) -> int:
+        """The --l2 chain's id: next to the L1's, never the same (chain_id.l2_chain_id)."""
+        return l2_chain_id(self.chain_id)
+
+    def chain_id_of(self, role: str) -> int:
+        """The chain id of the chain with `role` ("l1" | "l2")."""
+        return self.l2_chain_id if role == "l2" else self.chain_id
 
     @property
     def sets(self) -> tuple[ExecutorSetSpec, ...]:
@@ -112,7 +123,8 @@ def performer_table(config: Any, config_path: Path | None, project_dir: Path) ->
 
 
 def resolve_options(project_dir: str | Path, *, chain: str | None = None, curve: str | None = None,
-                    operators: int | None = None, port: int | None = None, l2: bool | None = None) -> DevnetOptions:
+                    operators: int | None = None, port: int | None = None, l2: bool | None = None,
+                    chain_id: int | str | None = None) -> DevnetOptions:
     """hourglass.toml (if the project has one) with the given CLI flags on top."""
     from hourglass_cli.config import CONFIG_FILENAME, ProjectConfig, executor_sets_of, load_config
 
@@ -139,6 +151,7 @@ def resolve_options(project_dir: str | Path, *, chain: str | None = None, curve:
         curve=curve or dev.curve,
         operators=n,
         chain_port=dev.chain_port if port is None else port,
+        chain_id=dev.chain_id if chain_id is None else check_chain_id(chain_id),
         l2=dev.l2 if l2 is None else l2,
         block_time=dev.block_time,
         block_gas_limit=dev.block_gas_limit,

@@ -32,6 +32,9 @@ def test_a_task_on_the_l2_mailbox_is_verified_on_l2(devnet: Path) -> None:
     l2_chain = state.chain("l2")
     assert l2_chain is not None
     w3 = connect(l2_chain.endpoint)
+    # the two chains never share an id: the L2's is the L1's (default 31337) plus one, recorded as answered
+    assert state.chains[0].chain_id == 31337 and l2_chain.chain_id == w3.eth.chain_id == 31338
+    assert l2.chain_id == 31338
     mailbox = l2.bind(w3).task_mailbox
     app = derive_account(2).sender(w3)
     for _ in range(3):  # move L2's block numbers away from L1's: the task's block means nothing on L1

@@ -9,5 +9,6 @@
 from __future__ import annotations
 
 from hourglass_cli.devnet.chains.base import BACKEND_NAMES, CHAIN_ID, ChainBackend, ChainHandle, get_backend
+from hourglass_cli.devnet.chains.chain_id import DEFAULT_CHAIN_ID
 
-__all__ = ["BACKEND_NAMES", "CHAIN_ID", "ChainBackend", "ChainHandle", "get_backend"]
+__all__ = ["BACKEND_NAMES", "CHAIN_ID", "DEFAULT_CHAIN_ID", "ChainBackend", "ChainHandle", "get_backend"]

@@ -16,7 +16,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hourglass_cli.devnet.chains.base import ANVIL_NOT_FOUND_HINT, CHAIN_ID, LOCALHOST, ChainBackend, ChainHandle
+from hourglass_cli.devnet.chains.base import ANVIL_NOT_FOUND_HINT, LOCALHOST, ChainBackend, ChainHandle
 from hourglass_cli.errors import DevnetError, ToolNotFoundError
 from hourglass_cli.npm_tools import npm_install, tools_dir
 
@@ -178,7 +178,7 @@ class AnvilBackend(ChainBackend):
             str(self.binary),
             "--host", host,
             "--port", str(port),
-            "--chain-id", str(CHAIN_ID),
+            "--chain-id", str(self.chain_id),
             "--accounts", str(DEV_ACCOUNTS),
             "--balance", str(DEV_BALANCE_ETH),
             "--mnemonic", DEV_MNEMONIC,

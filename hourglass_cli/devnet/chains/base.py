@@ -6,6 +6,7 @@ output in a log file; the rest of the devnet treats them the same through `Chain
 
 from __future__ import annotations
 
+import http.client
 import os
 import subprocess
 import tempfile
@@ -15,9 +16,10 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from hourglass_cli.devnet.chains import _process
+from hourglass_cli.devnet.chains.chain_id import DEFAULT_CHAIN_ID, check_chain_id
 from hourglass_cli.errors import DevnetError, ToolNotFoundError, UsageError
 
-CHAIN_ID = 31337
+CHAIN_ID = DEFAULT_CHAIN_ID  # the default; a started chain's own is its backend's `chain_id`
 LOCALHOST = "127.0.0.1"
 BACKEND_NAMES = ("auto", "anvil", "embedded")
 ANVIL_NOT_FOUND_HINT = "run `hourglass devnet install anvil` or use `--chain embedded`"
@@ -34,6 +36,7 @@ class ChainHandle:
     log_path: Path
     client_version: str = ""
     _proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    chain_id: int = DEFAULT_CHAIN_ID  # what it answered to eth_chainId when it started
 
     @classmethod
     def attach(cls, name: str, rpc_url: str, pid: int, log_path: Path | str = "") -> ChainHandle:
@@ -71,6 +74,7 @@ class ChainBackend(ABC):
     def __init__(self) -> None:
         self.handle: ChainHandle | None = None
         self.block_gas_limit: int | None = None  # None: the backend's default (30M on both)
+        self.chain_id: int = DEFAULT_CHAIN_ID  # what eth_chainId and CHAINID answer
 
     @abstractmethod
     def command(self, host: str, port: int) -> list[str]:
@@ -89,14 +93,30 @@ class ChainBackend(ABC):
             os.close(fd)
             log_path = Path(name)
         url = f"http://{host}:{port}"
+        check_chain_id(self.chain_id)
         proc = _process.spawn(self.command(host, port), log_path, self.environment())
         try:
             version = _process.wait_ready(url, proc, self.ready_deadline_s, f"the {self.name} chain", log_path)
+            chain_id = self._answered_chain_id(url)
         except BaseException:
             _process.stop_process(proc.pid, proc, 5.0)
             raise
-        self.handle = ChainHandle(self.name, url, port, proc.pid, log_path, version, proc)
+        self.handle = ChainHandle(self.name, url, port, proc.pid, log_path, version, proc, chain_id=chain_id)
         return self.handle
+
+    def _answered_chain_id(self, url: str) -> int:
+        """The chain's eth_chainId; DevnetError unless it is the id the chain was started with."""
+        try:
+            answer = _process.rpc_call(url, "eth_chainId", timeout=10.0)
+            got = int(str(answer), 16)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise DevnetError(f"the {self.name} chain at {url} did not answer eth_chainId: {exc}",
+                              hint="see its log; `hourglass devnet logs chain` shows it for a devnet") from None
+        if got != self.chain_id:
+            raise DevnetError(f"the {self.name} chain at {url} answers eth_chainId {answer!r}, not {self.chain_id}",
+                              hint="check that this anvil supports --chain-id (`hourglass devnet install anvil` "
+                                   "installs the pinned one), or use `--chain embedded`")
+        return got
 
     def stop(self, timeout: float = 10.0) -> None:
         if self.handle is not None:

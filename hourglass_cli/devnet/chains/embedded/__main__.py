@@ -6,7 +6,9 @@ import argparse
 import logging
 import sys
 
+from hourglass_cli.devnet.chains.chain_id import CHAIN_ID_RULE, DEFAULT_CHAIN_ID, check_chain_id
 from hourglass_cli.devnet.chains.embedded.accounts import DEFAULT_ACCOUNTS, DEFAULT_MNEMONIC
+from hourglass_cli.errors import UsageError
 
 READY_PREFIX = "hourglass embedded chain listening on "
 
@@ -18,6 +20,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--accounts", type=int, default=DEFAULT_ACCOUNTS, help="funded dev accounts (default 10)")
     parser.add_argument("--mnemonic", default=DEFAULT_MNEMONIC, help="mnemonic of the dev accounts (anvil's default)")
     parser.add_argument("--gas-limit", type=int, default=None, help="gas per block (default 30,000,000, as anvil)")
+    parser.add_argument("--chain-id", type=_chain_id, default=DEFAULT_CHAIN_ID,
+                        help=f"the chain id: eth_chainId, CHAINID, what transactions must be signed for "
+                             f"(default {DEFAULT_CHAIN_ID}; {CHAIN_ID_RULE})")
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s level=%(levelname)s logger=%(name)s %(message)s", stream=sys.stderr
@@ -33,11 +38,19 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         extra = {} if args.gas_limit is None else {"gas_limit": args.gas_limit}
-        serve(args.host, args.port, ready, mnemonic=args.mnemonic, accounts=args.accounts, **extra)
+        serve(args.host, args.port, ready, mnemonic=args.mnemonic, accounts=args.accounts, chain_id=args.chain_id,
+              **extra)
     except OSError as exc:
         print(f"cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr, flush=True)
         return 1
     return 0
+
+
+def _chain_id(text: str) -> int:
+    try:
+        return check_chain_id(text)
+    except UsageError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.message} ({exc.hint})") from None
 
 
 if __name__ == "__main__":

@@ -18,7 +18,8 @@ class EmbeddedBackend(ChainBackend):
         self.python = python or sys.executable
 
     def command(self, host: str, port: int) -> list[str]:
-        argv = [self.python, "-m", "hourglass_cli.devnet.chains.embedded", "--host", host, "--port", str(port)]
+        argv = [self.python, "-m", "hourglass_cli.devnet.chains.embedded", "--host", host, "--port", str(port),
+                "--chain-id", str(self.chain_id)]
         if self.block_gas_limit is not None:
             argv += ["--gas-limit", str(self.block_gas_limit)]
         return argv

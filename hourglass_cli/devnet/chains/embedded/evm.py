@@ -1,9 +1,10 @@
-"""The py-evm chain behind the embedded devnet: Prague rules, chain id 31337, fast BN254 precompiles.
+"""The py-evm chain behind the embedded devnet: Prague rules, a chain id of its own, fast BN254 precompiles.
 
 Prague is the newest fork py-evm ships and runs everything solc's `cancun` target emits (PUSH0,
 MCOPY, TSTORE/TLOAD); anvil is started with `--hardfork prague` so both backends agree on gas
-(EIP-7623 calldata floor included). The chain id is a class attribute of the chain, which py-evm
-hands to every VM's execution context, so `eth_chainId` and the CHAINID opcode both see 31337.
+(EIP-7623 calldata floor included). py-evm reads the chain id from a class attribute of the chain and hands it to
+every VM's execution context; `new_chain` makes a subclass per id (never a module global), so `eth_chainId` and the
+CHAINID opcode see the same id, and chains with different ids live side by side in one process.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.state import PragueState
 from eth_keys import keys
 
+from hourglass_cli.devnet.chains.chain_id import DEFAULT_CHAIN_ID
 from hourglass_cli.devnet.chains.embedded.precompiles import FAST_PRECOMPILES
 
-CHAIN_ID = 31337
 HARDFORK = "prague"
 BLOCK_GAS_LIMIT = 30_000_000  # anvil's default
 ZERO_HASH = b"\x00" * 32
@@ -119,7 +120,7 @@ class FastPragueVM(DevPragueVM):
 
 
 class _DevChain(MiningChain):
-    chain_id = CHAIN_ID
+    chain_id = DEFAULT_CHAIN_ID  # new_chain configures a subclass with the chain's own
 
     def create_header_from_parent(self, parent_header: Any, **header_params: Any) -> Any:
         # A constant gas limit (like anvil) and anvil's zero beacon root.
@@ -145,8 +146,9 @@ def new_chain(
     timestamp: int | None = None,
     fast_precompiles: bool = True,
     gas_limit: int = BLOCK_GAS_LIMIT,
+    chain_id: int = DEFAULT_CHAIN_ID,
 ) -> MiningChain:
-    """A fresh in-memory chain whose genesis funds `private_keys`' addresses with `balance` wei."""
+    """A fresh in-memory chain with id `chain_id` whose genesis funds `private_keys`' addresses with `balance` wei."""
     genesis_params = {
         "coinbase": constants.ZERO_ADDRESS,
         "difficulty": 0,
@@ -166,5 +168,6 @@ def new_chain(
         }
         for k in private_keys
     }
-    chain_class = DevChain if fast_precompiles else PyEccDevChain
+    base = DevChain if fast_precompiles else PyEccDevChain
+    chain_class = base if chain_id == base.chain_id else base.configure(f"{base.__name__}{chain_id}", chain_id=chain_id)
     return chain_class.from_genesis(AtomicDB(), genesis_params, state)

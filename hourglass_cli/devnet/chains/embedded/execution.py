@@ -18,7 +18,6 @@ from eth.exceptions import OutOfGas, Revert
 from eth.vm.forks.prague.state import PragueTransactionExecutor
 from eth.vm.spoof import SpoofTransaction
 
-from hourglass_cli.devnet.chains.embedded.evm import CHAIN_ID
 from hourglass_cli.devnet.chains.embedded.params import (
     EXECUTION_REVERTED,
     INTERNAL_ERROR,
@@ -65,7 +64,7 @@ def execute(vm: Any, params: TxParams, gas: int) -> ExecResult:
     snapshot = state.snapshot()
     try:
         unsigned = vm.get_transaction_builder().new_unsigned_dynamic_fee_transaction(
-            chain_id=CHAIN_ID,
+            chain_id=vm.chain_context.chain_id,  # the chain's own (never checked for a call)
             nonce=state.get_nonce(sender),
             max_priority_fee_per_gas=0,
             max_fee_per_gas=0,

@@ -9,7 +9,6 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from hourglass_cli import __version__
-from hourglass_cli.devnet.chains.embedded.evm import CHAIN_ID
 from hourglass_cli.devnet.chains.embedded.filters import Filters
 from hourglass_cli.devnet.chains.embedded.logindex import LogFilter
 from hourglass_cli.devnet.chains.embedded.node import DEFAULT_PRIORITY_FEE, Node
@@ -54,10 +53,10 @@ class Methods:
         return CLIENT_VERSION
 
     def eth_chainId(self, params: list[Any]) -> str:
-        return q(CHAIN_ID)
+        return q(self.node.chain_id)
 
     def net_version(self, params: list[Any]) -> str:
-        return str(CHAIN_ID)
+        return str(self.node.chain_id)
 
     def net_listening(self, params: list[Any]) -> bool:
         return True

@@ -25,7 +25,8 @@ from hourglass_cli.devnet.chains.embedded.accounts import (
     DEFAULT_MNEMONIC,
     dev_keys,
 )
-from hourglass_cli.devnet.chains.embedded.evm import BLOCK_GAS_LIMIT, CHAIN_ID, expected_base_fee, new_chain
+from hourglass_cli.devnet.chains.chain_id import DEFAULT_CHAIN_ID, check_chain_id
+from hourglass_cli.devnet.chains.embedded.evm import BLOCK_GAS_LIMIT, expected_base_fee, new_chain
 from hourglass_cli.devnet.chains.embedded.logindex import LogIndex
 from hourglass_cli.devnet.chains.embedded.params import SERVER_ERROR, BlockRef, RpcError, TxParams
 from hourglass_cli.devnet.chains.embedded.wire import BlockRecord, hx
@@ -52,8 +53,11 @@ class Node:
         fast_precompiles: bool = True,
         clock: Callable[[], float] = time.time,
         gas_limit: int = BLOCK_GAS_LIMIT,
+        chain_id: int = DEFAULT_CHAIN_ID,
     ) -> None:
         self.lock = threading.RLock()
+        #: eth_chainId, net_version, the CHAINID opcode and the id a signed transaction must name
+        self.chain_id = check_chain_id(chain_id, "chain_id")
         self._clock = clock
         private_keys = dev_keys(mnemonic, accounts)
         self._keys: dict[bytes, keys.PrivateKey] = {}
@@ -61,7 +65,7 @@ class Node:
             key = keys.PrivateKey(raw)
             self._keys[key.public_key.to_canonical_address()] = key
         self.accounts = list(self._keys)
-        self.chain = new_chain(private_keys, balance, int(clock()), fast_precompiles, gas_limit)
+        self.chain = new_chain(private_keys, balance, int(clock()), fast_precompiles, gas_limit, self.chain_id)
         genesis = self.chain.get_canonical_block_by_number(0)
         self.blocks: list[BlockRecord] = []
         self._by_hash: dict[bytes, int] = {}
@@ -212,9 +216,10 @@ class Node:
 
     def send(self, tx: Any) -> bytes:
         """Validate and mine a signed transaction in its own block; its hash."""
-        tx_chain_id = getattr(tx, "chain_id", None)
-        if tx_chain_id is not None and tx_chain_id != CHAIN_ID:
-            raise RpcError(SERVER_ERROR, f"invalid chain id {tx_chain_id}: this chain is {CHAIN_ID}")
+        tx_chain_id = getattr(tx, "chain_id", None)  # None: a legacy transaction without EIP-155 (any chain)
+        if tx_chain_id is not None and tx_chain_id != self.chain_id:
+            raise RpcError(SERVER_ERROR, f"invalid chain id {tx_chain_id}: the transaction is signed for chain "
+                                         f"{tx_chain_id}, this chain's id is {self.chain_id} (eth_chainId)")
         self.mine((tx,))
         return bytes(tx.hash)
 
@@ -240,11 +245,11 @@ class Node:
             unsigned = builder.create_unsigned_transaction(
                 nonce=nonce, gas_price=price, gas=gas, to=to, value=p.value, data=p.data
             )
-            return unsigned.as_signed_transaction(key, chain_id=CHAIN_ID)
+            return unsigned.as_signed_transaction(key, chain_id=self.chain_id)
         if tx_type == 1:
             price = p.gas_price if p.gas_price is not None else self.next_base_fee() + DEFAULT_PRIORITY_FEE
             unsigned = builder.new_unsigned_access_list_transaction(
-                chain_id=CHAIN_ID, nonce=nonce, gas_price=price, gas=gas, to=to, value=p.value,
+                chain_id=self.chain_id, nonce=nonce, gas_price=price, gas=gas, to=to, value=p.value,
                 data=p.data, access_list=p.access_list,
             )  # fmt: skip
             return unsigned.as_signed_transaction(key)
@@ -255,7 +260,7 @@ class Node:
             priority = DEFAULT_PRIORITY_FEE if p.max_fee_per_gas is None else min(DEFAULT_PRIORITY_FEE, p.max_fee_per_gas)
         max_fee = p.max_fee_per_gas if p.max_fee_per_gas is not None else 2 * self.next_base_fee() + priority
         unsigned = builder.new_unsigned_dynamic_fee_transaction(
-            chain_id=CHAIN_ID, nonce=nonce, max_priority_fee_per_gas=priority, max_fee_per_gas=max_fee,
+            chain_id=self.chain_id, nonce=nonce, max_priority_fee_per_gas=priority, max_fee_per_gas=max_fee,
             gas=gas, to=to, value=p.value, data=p.data, access_list=p.access_list,
         )  # fmt: skip
         return unsigned.as_signed_transaction(key)
