@@ -19,9 +19,19 @@ def make_chain(config: ApiConfig):
     if not api.rpc_url:
         return None
     from hourglass_cli.api.chain import ApiChain
+    from hourglass_cli.errors import ConfigError
 
-    return ApiChain(api.rpc_url, entry_point=api.entry_point, factory=api.wallet_factory,
-                    controller_key=config.controller_key(), bundler_url=api.bundler_url)
+    chain = ApiChain(api.rpc_url, entry_point=api.entry_point, factory=api.wallet_factory,
+                     controller_key=config.controller_key(), bundler_url=api.bundler_url)
+    try:
+        answered = int(chain.w3.eth.chain_id)
+    except Exception as exc:  # noqa: BLE001 - an unreachable node is reported, the API is not started half-way
+        raise ConfigError(f"{config.file}: [api].rpc_url {api.rpc_url} does not answer ({type(exc).__name__})",
+                          hint="start the chain, or fix [api].rpc_url") from None
+    if answered != api.chain_id:
+        raise ConfigError(f"{config.file}: [api].chain_id is {api.chain_id} but the chain at [api].rpc_url is "
+                          f"{answered}", hint=f"set chain_id = {answered} (tokens and signed messages name it)")
+    return chain
 
 
 def make_hourglass(config: ApiConfig, chain):

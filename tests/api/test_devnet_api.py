@@ -519,3 +519,11 @@ def test_tools_run_trigger_simulate_run_node_estimate_fees_and_stats(net: Net, e
 
     wait_for(lambda: c.call("GetExecutionStatus", pb.ExecutionReq(task_id=task_id, execution_id=queued.execution_id),
                             auth_key=token).status == pb.EXECUTION_STATUS_SUCCESS, 30, "the queued run")
+
+
+def test_api_run_refuses_a_chain_id_the_chain_does_not_have(net: Net, tmp_path: Path) -> None:
+    (tmp_path / "api.toml").write_text(f'[api]\nport = 0\nchain_id = 5\nrpc_url = "{net.state.chain("l1").endpoint}"\n')
+    from tests.devnet._helpers import failed
+
+    error = failed(run(tmp_path, "api", "run", "--config", str(tmp_path / "api.toml")))
+    assert "[api].chain_id is 5 but the chain at [api].rpc_url is" in error
