@@ -303,13 +303,8 @@ def configure_logging(fmt: str = "text", level: int = logging.INFO) -> None:
     root.setLevel(level)
 
 
-def run_aggregator(config: AggregatorConfig, *, log_setup: bool = True) -> None:
-    """Run an aggregator until SIGTERM/SIGINT; must run in the main thread."""
-    if threading.current_thread() is not threading.main_thread():
-        raise UsageError("run_aggregator installs signal handlers and must run in the main thread",
-                         hint="use Aggregator(config).start() / .stop() from other threads")
-    if log_setup:
-        configure_logging(config.aggregator.log_format)
+def serve_until_signal(start: Any, stop: Any, name: str) -> None:
+    """`start()`, wait for SIGTERM/SIGINT (a self-pipe: nothing runs in the handler), then `stop()`; main thread only."""
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
 
@@ -320,14 +315,24 @@ def run_aggregator(config: AggregatorConfig, *, log_setup: bool = True) -> None:
             pass
 
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    aggregator = Aggregator(config)
     try:
-        aggregator.start()
+        start()
         signum = os.read(wake_r, 1)[0]
-        log.info("aggregator got signal=%s", signal.Signals(signum).name)
+        log.info("%s got signal=%s", name, signal.Signals(signum).name)
     finally:
-        aggregator.stop()
+        stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         os.close(wake_r)
         os.close(wake_w)
+
+
+def run_aggregator(config: AggregatorConfig, *, log_setup: bool = True) -> None:
+    """Run an aggregator until SIGTERM/SIGINT; must run in the main thread."""
+    if threading.current_thread() is not threading.main_thread():
+        raise UsageError("run_aggregator installs signal handlers and must run in the main thread",
+                         hint="use Aggregator(config).start() / .stop() from other threads")
+    if log_setup:
+        configure_logging(config.aggregator.log_format)
+    aggregator = Aggregator(config)
+    serve_until_signal(aggregator.start, aggregator.stop, "aggregator")

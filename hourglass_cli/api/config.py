@@ -23,6 +23,7 @@ from typing import Any
 
 from hourglass_cli.config import (
     ENV_NAME_RE,
+    FileConfigMixin,
     URL_RE,
     URL_RULE,
     _build_section,
@@ -109,20 +110,12 @@ class ApiSection:
 
 
 @dataclass(frozen=True)
-class ApiConfig:
+class ApiConfig(FileConfigMixin):
     """The [api] section with where its file lives (for relative paths and messages)."""
 
     api: ApiSection = field(default_factory=ApiSection)
     path: Path | None = None
     file: str = "api.toml"
-
-    @property
-    def base_dir(self) -> Path:
-        return self.path.parent if self.path is not None else Path.cwd()
-
-    def resolve(self, value: str) -> Path:
-        p = Path(value).expanduser()
-        return p if p.is_absolute() else self.base_dir / p
 
     @property
     def store_path(self) -> Path:

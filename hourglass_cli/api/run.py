@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import signal
 import threading
 
 from hourglass_cli.api.config import ApiConfig
@@ -59,26 +57,8 @@ def run_api(config: ApiConfig) -> None:
     """Serve until SIGTERM/SIGINT (main thread only)."""
     if threading.current_thread() is not threading.main_thread():
         raise UsageError("run_api installs signal handlers and must run in the main thread")
-    from hourglass_cli.aggregator.server import configure_logging
+    from hourglass_cli.aggregator.server import configure_logging, serve_until_signal
 
     configure_logging()
-    wake_r, wake_w = os.pipe()
-    os.set_blocking(wake_w, False)
-
-    def _on_signal(signum: int, _frame: object) -> None:
-        try:
-            os.write(wake_w, bytes([signum]))
-        except OSError:
-            pass
-
-    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
-    server = start_api(config)
-    try:
-        signum = os.read(wake_r, 1)[0]
-        log.info("client API got signal=%s", signal.Signals(signum).name)
-    finally:
-        server.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        os.close(wake_r)
-        os.close(wake_w)
+    servers = []
+    serve_until_signal(lambda: servers.append(start_api(config)), lambda: [s.stop() for s in servers], "client API")
