@@ -79,8 +79,8 @@ class ApiSection:
     controller_password_env: str = setting("HOURGLASS_KEYSTORE_PASSWORD", "Password variable of "
                                                                           "controller_keystore.",
                                            pattern=ENV_NAME_RE, rule="an environment variable name")
-    bundler_url: str = setting("", "ERC-4337 bundler URL (empty: the service sends handleOps itself).",
-                               pattern=URL_RE, rule=URL_RULE)
+    bundler_url: str = setting("", "An external ERC-4337 bundler: not supported yet, must stay empty (the service "
+                                   "bundles UserOps itself with handleOps).", pattern=URL_RE, rule=URL_RULE)
     task_mailbox: str = address_setting("TaskMailbox of HOURGLASS_TASK steps (empty: none).")
     avs_address: str = address_setting("AVS of HOURGLASS_TASK steps.")
     executor_operator_set_id: int = setting(1, "Executor operator set of HOURGLASS_TASK steps.", min=0,

@@ -19,6 +19,10 @@ def make_chain(config: ApiConfig):
     from hourglass_cli.api.chain import ApiChain
     from hourglass_cli.errors import ConfigError
 
+    if api.bundler_url:
+        raise ConfigError(f"{config.file}: [api].bundler_url: an external bundler is not supported yet",
+                          hint="leave it empty: the service signs UserOps and sends them with handleOps itself")
+
     chain = ApiChain(api.rpc_url, entry_point=api.entry_point, factory=api.wallet_factory,
                      controller_key=config.controller_key(), bundler_url=api.bundler_url)
     try:

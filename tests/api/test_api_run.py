@@ -40,3 +40,12 @@ def test_api_run_serves_and_stops_on_sigterm(tmp_path: Path) -> None:
         client.close()
         if proc.poll() is None:
             proc.kill()
+
+
+def test_an_external_bundler_is_refused_clearly(tmp_path: Path) -> None:
+    from tests.devnet._helpers import failed, run
+
+    (tmp_path / "api.toml").write_text('[api]\nport = 0\nchain_id = 31337\nrpc_url = "http://127.0.0.1:1"\n'
+                                       'bundler_url = "http://127.0.0.1:2"\n')
+    error = failed(run(tmp_path, "api", "run", "--config", str(tmp_path / "api.toml")))
+    assert "[api].bundler_url: an external bundler is not supported yet" in error
