@@ -219,23 +219,21 @@ class ApiChain:
         return {"found": False, "message": "no matching event in the last 5000 blocks"}
 
     def token_metadata(self, address: str) -> dict | None:
+        """name/symbol/decimals of an ERC-20 (None when it is not one), cached for 10 minutes."""
         now = time.monotonic()
         with self._lock:
             cached = self._tokens.get(address)
-            if cached and now - cached[0] < 600:
-                return cached[1]
+        if cached and now - cached[0] < 600:
+            return cached[1]
         meta: dict | None = {"address": address, "source": "rpc"}
         try:
             for field, kind in _ERC20.items():
-                raw = self._call(address, _selector(f"{field}()"))
-                meta[field] = decode([kind], raw)[0]
+                meta[field] = decode([kind], self._call(address, _selector(f"{field}()")))[0]
         except Exception:  # noqa: BLE001 - not an ERC-20 (no code, reverts, garbage)
             meta = None
         with self._lock:
             self._tokens[address] = (now, meta)
-            if meta:
-                meta["source"] = "rpc"
-        return dict(meta, source="rpc") if meta else None
+        return meta
 
     def balance(self, holder: str, token: str = "ETH") -> int:
         """Wei of ETH, or an ERC-20's balanceOf(holder)."""

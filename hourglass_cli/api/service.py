@@ -15,7 +15,6 @@ import base64
 import json
 import re
 import threading
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -28,6 +27,7 @@ from ulid import ULID
 from hourglass_cli.api.auth import AuthError, Authenticator, RateLimiter, User
 from hourglass_cli.api.config import ApiConfig
 from hourglass_cli.api.engine import (
+    FIELD_TO_TYPE,
     NODE_FIELDS,
     TRIGGER_FIELDS,
     TYPE_TO_TRIGGER,
@@ -901,7 +901,7 @@ class ApiService:
         node_copy.name = node_copy.name or "node"
         step = self.engine.run_node(node_copy, RunContext(variables, user.address, runner, "", "", self.services))
         resp = pb.RunNodeWithInputsResp(success=step.success, error=step.error, error_code=step.error_code)
-        out_field = NODE_FIELDS.get(FIELD_TO_TYPE_SAFE(which), (None, None))[1]
+        out_field = NODE_FIELDS.get(FIELD_TO_TYPE.get(which, pb.NODE_TYPE_UNSPECIFIED), (None, None))[1]
         if step.success and out_field and step.HasField(out_field):
             getattr(resp, out_field if out_field != "hourglass_task" else "custom_code").data.CopyFrom(
                 getattr(step, out_field).data)
@@ -996,12 +996,6 @@ class ApiService:
         return estimate_fees(self, request)
 
 
-def FIELD_TO_TYPE_SAFE(which: str) -> int:  # noqa: N802 - a lookup table's accessor
-    from hourglass_cli.api.engine import FIELD_TO_TYPE
-
-    return FIELD_TO_TYPE.get(which, pb.NODE_TYPE_UNSPECIFIED)
-
-
 def wrap(method: Callable[[Any, grpc.ServicerContext], Any], log: Callable[[str], None] | None = None):
     """A method as a grpc behaviour: Abort → its status; any other error → INTERNAL (logged, service stays up)."""
 
@@ -1019,6 +1013,3 @@ def wrap(method: Callable[[Any, grpc.ServicerContext], Any], log: Callable[[str]
 
     return behaviour
 
-
-def _time() -> float:
-    return time.time()
