@@ -40,6 +40,7 @@ PROTO_FILES = (
     "eigenlayer/hourglass/v1/performer/performer.proto",
     "eigenlayer/hourglass/v1/executor/executor.proto",
     "avs.proto",  # package aggregator: the client API (AvaProtocol's EigenLayer-AVS wire)
+    "node.proto",  # package aggregator, service Node: the operators of the client API's triggers
 )
 MIN_GRPCIO_FOR_PB2_GRPC = "1.64.0"
 
@@ -48,8 +49,8 @@ _RUNTIME_CHECK = re.compile(r"_runtime_version\.ValidateProtobufRuntimeVersion\(
 _GRPC_VERSION = re.compile(r"^GRPC_GENERATED_VERSION = '([0-9.]+)'$", re.M)
 _PB_VERSION = re.compile(r"^# Protobuf Python Version: (\S+)$", re.M)
 _GEN_IMPORT = re.compile(r"^from eigenlayer(\.| import )", re.M)
-_TOP_IMPORT = re.compile(r"^import (avs_pb2) as ", re.M)  # a proto at the root of wire/protos (avs.proto)
-_BUILD_MODULE = re.compile(r"^(_builder\.BuildTopDescriptorsAndMessages\(DESCRIPTOR, ')(eigenlayer\.|avs_pb2')", re.M)
+_TOP_IMPORT = re.compile(r"^import ((?:avs|node)_pb2) as ", re.M)  # protos at the root of wire/protos
+_BUILD_MODULE = re.compile(r"^(_builder\.BuildTopDescriptorsAndMessages\(DESCRIPTOR, ')(eigenlayer\.|avs_pb2'|node_pb2')", re.M)
 
 
 class RegenError(RuntimeError):
@@ -100,6 +101,7 @@ def _fix_pb2(text: str, name: str) -> str:
     text, count = _BUILD_MODULE.subn(rf"\g<1>{GEN_PACKAGE}.\g<2>", text)
     if count != 1:
         raise RegenError(f"{name}: BuildTopDescriptorsAndMessages call not found; update hourglass_cli/wire/regen.py")
+    text = _TOP_IMPORT.sub(rf"from {GEN_PACKAGE} import \g<1> as ", text)
     return _GEN_IMPORT.sub(lambda m: f"from {GEN_PACKAGE}.eigenlayer{m.group(1)}", text)
 
 
