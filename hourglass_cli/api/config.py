@@ -110,10 +110,43 @@ class ApiSection:
 
 
 @dataclass(frozen=True)
+class TriggersSection:
+    """[api.triggers]: operators watch the automations' triggers (``aggregator.Node``); a quorum fires them."""
+
+    enabled: bool = setting(True, "Serve aggregator.Node so operators watch time, cron, block and event triggers.")
+    operator_set_id: int = setting(-1, "The AVS's operator set whose members watch (-1: [api].executor_operator_set_id).",
+                                   min=-1, max=2**32 - 1)
+    quorum: float = setting(2 / 3, "Share of the set's weight whose matching reports start an execution.",
+                            min=0.01, max=1.0)
+    redundancy: int = setting(0, "Operators assigned to watch each trigger (0: every connected member).",
+                              min=0, max=10_000)
+    auth_window: float = setting(60.0, "Seconds a signed stream/ping epoch may be off the server's clock.",
+                                 min=1, max=3600)
+    resend_seconds: float = setting(5.0, "Seconds before an unacknowledged message is sent again.", min=0.1,
+                                    max=3600)
+    max_report_bytes: int = setting(64 * 1024, "Largest trigger report accepted (bytes).", min=1024,
+                                    max=16 * 1024 * 1024)
+    reports_per_second: float = setting(200.0, "Sustained reports per second per operator (token bucket).",
+                                        min=0.1, max=1_000_000)
+    report_burst: int = setting(2000, "Reports an operator may send at once before the rate applies.", min=1,
+                                max=10_000_000)
+    default_cooldown: int = setting(300, "Seconds between two executions of an event trigger without "
+                                         "cooldown_seconds (upstream's default).", min=0, max=86400 * 365)
+    future_slack: float = setting(60.0, "Seconds (time triggers) or blocks (block triggers) a report may be "
+                                        "ahead of the server.", min=0, max=86400)
+    report_ttl: float = setting(3600.0, "Seconds reports that never reached a quorum are kept.", min=1,
+                                max=86400 * 30)
+    registry_ttl: float = setting(10.0, "Seconds the operator set's members and keys are cached.", min=0, max=3600)
+    max_streams: int = setting(64, "Operator streams served at once (each holds a server thread).", min=1,
+                               max=10_000)
+
+
+@dataclass(frozen=True)
 class ApiConfig(FileConfigMixin):
     """The [api] section with where its file lives (for relative paths and messages)."""
 
     api: ApiSection = field(default_factory=ApiSection)
+    triggers: TriggersSection = field(default_factory=TriggersSection)
     path: Path | None = None
     file: str = "api.toml"
 
@@ -200,8 +233,12 @@ def parse_api_section(raw: Any, file: str, path: Path | None = None) -> ApiConfi
             raise ConfigError(f"{file}: [api].{leaked[0]}: secrets must not be written in the config file",
                               hint="use jwt_secret_file / jwt_secret_env, secrets_key_file / secrets_key_env and "
                                    "controller_key_env / controller_keystore")
+    triggers = TriggersSection()
+    if isinstance(raw, dict) and "triggers" in raw:
+        raw = dict(raw)
+        triggers = _build_section(file, "api.triggers", TriggersSection, raw.pop("triggers"))
     section = _build_section(file, "api", ApiSection, raw)
-    return ApiConfig(api=section, path=path, file=file)
+    return ApiConfig(api=section, triggers=triggers, path=path, file=file)
 
 
 def load_api_config(path: str | Path) -> ApiConfig:
@@ -224,6 +261,9 @@ def render_api_section(values: dict[str, Any]) -> str:
             return "true" if v else "false"
         return repr(v) if isinstance(v, (int, float)) else json.dumps(v)
 
-    text = "[api]\n" + "".join(f"{k} = {value(v)}\n" for k, v in values.items())
+    tables = {k: v for k, v in values.items() if isinstance(v, dict)}
+    text = "[api]\n" + "".join(f"{k} = {value(v)}\n" for k, v in values.items() if k not in tables)
+    for name, table in tables.items():
+        text += f"\n[api.{name}]\n" + "".join(f"{k} = {value(v)}\n" for k, v in table.items())
     parse_api_section(tomllib.loads(text)["api"], "api.toml")
     return text

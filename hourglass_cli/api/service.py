@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import re
 import threading
 from collections.abc import Callable
@@ -58,6 +59,8 @@ _JS_RESERVED = frozenset(
     "with yield let static enum await implements package protected interface private public".split())
 _ULID = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 _STATUS_NAME = {v: k for k, v in pb.TaskStatus.items()}
+QUORUM_KEY = "__hourglass_quorum"  # in a queued run's trigger input: the operators whose reports started it
+log = logging.getLogger("hourglass.api")
 
 
 class Abort(Exception):
@@ -149,6 +152,7 @@ class ApiService:
         self.background = ThreadPoolExecutor(max_workers=max(2, api.engine_workers), thread_name_prefix="api-run")
         self._task_locks: dict[str, threading.Lock] = {}
         self._locks_lock = threading.Lock()
+        self.node: Any = None  # the aggregator.Node service (triggers watched by operators), when served
         self._recover()
 
     def close(self) -> None:
@@ -181,6 +185,11 @@ class ApiService:
             execution.end_at = execution.end_at or now_ms()
             self.store.put_execution(execution_id, task_id, owner, execution.index, execution.status,
                                      execution.start_at, execution.end_at, execution.SerializeToString(), done=True)
+
+    def _changed(self, task: pb.Task, *, deleted: bool = False) -> None:
+        """Tell the operators (aggregator.Node) what became of a task's trigger."""
+        if self.node is not None:
+            self.node.task_changed(task, deleted=deleted)
 
     def _wallet_of(self, owner: str, address: str) -> tuple[str, int] | None:
         row = self.store.wallet_by_address(owner, address)
@@ -530,6 +539,7 @@ class ApiService:
         for key, value in inputs.items():
             task.input_variables[key].CopyFrom(to_value(value))
         self.store.put_task(task_id, user.address, wallet, task.status, task.SerializeToString())
+        self._changed(task)
         return pb.CreateTaskResp(id=task_id)
 
     @staticmethod
@@ -564,6 +574,7 @@ class ApiService:
         task = self._task(user, request.id)
         if self._refresh_status(task):
             self.store.put_task(task.id, task.owner, task.smart_wallet_address, task.status, task.SerializeToString())
+            self._changed(task)
         return task
 
     def ListTasks(self, request: pb.ListTasksReq, context) -> pb.ListTasksResp:
@@ -603,6 +614,7 @@ class ApiService:
                                              id=task.id, previous_status=old, updated_at=now_ms())
             task.status = want
             self.store.put_task(task.id, task.owner, task.smart_wallet_address, task.status, task.SerializeToString())
+        self._changed(task)
         return pb.SetTaskEnabledResp(success=True, status=word, message=f"Task {word} successfully", id=task.id,
                                      previous_status=old, updated_at=now_ms())
 
@@ -615,6 +627,7 @@ class ApiService:
                 return wrappers_pb2.BoolValue(value=False)
             task.status = pb.Disabled
             self.store.put_task(task.id, task.owner, task.smart_wallet_address, task.status, task.SerializeToString())
+        self._changed(task)
         return wrappers_pb2.BoolValue(value=True)
 
     def DeleteTask(self, request: pb.IdReq, context) -> pb.DeleteTaskResp:
@@ -628,6 +641,7 @@ class ApiService:
             return pb.DeleteTaskResp(success=False, status="cannot_delete", id=task.id, previous_status=old,
                                      message="Only non executing task can be deleted")
         self.store.delete_task(task.id)
+        self._changed(task, deleted=True)
         return pb.DeleteTaskResp(success=True, status="deleted", message="Task deleted successfully",
                                  deleted_at=now_ms(), id=task.id, previous_status=old)
 
@@ -672,8 +686,12 @@ class ApiService:
 
     def _run(self, task: pb.Task, user: User, execution: pb.Execution, trigger_output: Any,
              extra: dict[str, Any]) -> pb.Execution:
+        extra = dict(extra)
+        quorum = extra.pop(QUORUM_KEY, None)
         variables = self._variables(task, user, trigger_output, extra)
         first = trigger_step(task.trigger, trigger_output, execution.start_at)
+        if quorum is not None:  # who reported the trigger (operators watching it)
+            first.metadata.CopyFrom(to_value({"quorum": quorum}))
 
         def ctx() -> RunContext:
             return RunContext(variables, task.owner, task.smart_wallet_address, task.id, execution.id, self.services)
@@ -699,6 +717,94 @@ class ApiService:
             done.status, done.error, done.end_at = pb.EXECUTION_STATUS_FAILED, f"engine error: {exc}", now_ms()
         self._finish(task.id, user.address, done)
 
+    def fire_trigger(self, task_id: str, request_id: str, trigger_output: Any, quorum: dict[str, Any],
+                     event_time: int) -> tuple[str, str]:
+        """Start one execution for a trigger hit a quorum of operators reported. Returns (outcome, execution id):
+        "fired", or why not ("duplicate", "cooldown", "not_runnable:<status>", "unknown_task"). The dedup key is
+        recorded with the execution in one transaction, so a key starts at most one execution, across restarts."""
+        import sqlite3
+
+        with self._lock_for(task_id):
+            fired = self.store.fire_of(request_id)
+            if fired is not None:
+                return "duplicate", fired[1]
+            row = self.store.task(task_id)
+            if row is None:
+                return "unknown_task", ""
+            owner, task = row[0], pb.Task.FromString(row[1])
+            if self._refresh_status(task):
+                self.store.put_task(task.id, task.owner, task.smart_wallet_address, task.status,
+                                    task.SerializeToString())
+                self._changed(task)
+            reporters = json.dumps(quorum, sort_keys=True)
+            if not self._runnable(task):
+                outcome = f"not_runnable:{_STATUS_NAME.get(task.status, task.status)}"
+                if task.start_at and task.start_at > now_ms():
+                    outcome = "not_runnable:not_started"
+                self.store.add_fire(request_id, task_id, outcome, reporters, event_time)
+                return outcome, ""
+            if task.trigger.HasField("event"):
+                config = task.trigger.event.config
+                cooldown = config.cooldown_seconds if config.HasField("cooldown_seconds") else \
+                    (self.node.settings.default_cooldown if self.node is not None else 300)
+                last = self.store.last_fired_event_time(task_id)
+                if cooldown and last is not None and event_time < last + cooldown * 1000:
+                    self.store.add_fire(request_id, task_id, "cooldown", reporters, event_time)
+                    return "cooldown", ""
+            execution = pb.Execution(id=new_id(), start_at=now_ms(), status=pb.EXECUTION_STATUS_PENDING,
+                                     index=task.execution_count)
+            task.execution_count += 1
+            task.last_ran_at = execution.start_at
+            self._refresh_status(task)
+            extra = {QUORUM_KEY: quorum}
+            queued = (json.dumps(trigger_output), json.dumps(extra), False)
+            try:
+                self.store.put_execution(execution.id, task.id, owner, execution.index, execution.status,
+                                         execution.start_at, 0, execution.SerializeToString(),
+                                         task=(task.status, task.SerializeToString()), queued=queued,
+                                         fire=(request_id, reporters, event_time))
+            except sqlite3.IntegrityError:  # fired meanwhile (another process on this store)
+                return "duplicate", ""
+        if task.status != pb.Enabled:
+            self._changed(task)
+        self.background.submit(self._background, task, User(owner), execution, trigger_output, extra)
+        return "fired", execution.id
+
+    def disable_task(self, task_id: str, reason: str) -> bool:
+        """Disable an automation (an event flood reported by a quorum); False when it was not enabled."""
+        with self._lock_for(task_id):
+            row = self.store.task(task_id)
+            if row is None:
+                return False
+            task = pb.Task.FromString(row[1])
+            if task.status != pb.Enabled:
+                return False
+            task.status = pb.Disabled
+            self.store.put_task(task.id, task.owner, task.smart_wallet_address, task.status, task.SerializeToString())
+        log.warning("automation %s disabled: %s", task_id, reason)
+        self._changed(task)
+        return True
+
+    def complete_ended(self) -> list[pb.Task]:
+        """Mark enabled automations that expired (or ran out) Completed; returns them."""
+        ended = []
+        for data in self.store.enabled_tasks():
+            task = pb.Task.FromString(data)
+            if task.max_execution == 0 and (task.expired_at == 0 or task.expired_at > now_ms()):
+                continue
+            with self._lock_for(task.id):
+                row = self.store.task(task.id)
+                if row is None:
+                    continue
+                task = pb.Task.FromString(row[1])
+                if not self._refresh_status(task):
+                    continue
+                self.store.put_task(task.id, task.owner, task.smart_wallet_address, task.status,
+                                    task.SerializeToString())
+            self._changed(task)
+            ended.append(task)
+        return ended
+
     def TriggerTask(self, request: pb.TriggerTaskReq, context) -> pb.TriggerTaskResp:
         user = self.user(context)
         if not request.task_id:
@@ -721,6 +827,8 @@ class ApiService:
             self.store.put_execution(execution.id, task.id, user.address, execution.index, execution.status,
                                      execution.start_at, 0, execution.SerializeToString(),
                                      task=(task.status, task.SerializeToString()), queued=queued)
+        if task.status != pb.Enabled:
+            self._changed(task)
         resp = pb.TriggerTaskResp(execution_id=execution.id, workflow_id=task.id, start_at=execution.start_at)
         if request.is_blocking:
             done = self._run(task, user, execution, trigger_output, extra)

@@ -6,7 +6,9 @@ executions (the history of every run, with its steps), pending triggers (a run q
 it was triggered with, and whether its first step started — a restart runs the ones that had not), auth nonces (each signed message we issued, used once),
 API keys (revocable), secrets (encrypted values only — see `secrets.py`). Tasks and executions are stored as
 their protobuf bytes plus the columns queries need, so what a client reads back is exactly what was written.
-Pending triggers (operator-watched) come with the trigger work.
+Triggers watched by operators (`hourglass_cli.triggers`): trigger reports (one row per dedup key and operator,
+with the output's hash and the operator's weight), trigger fires (one row per dedup key that reached a quorum:
+written in the same transaction as the execution it started, so a key fires once) and operator check-ins.
 """
 
 from __future__ import annotations
@@ -22,7 +24,20 @@ from pathlib import Path
 from hourglass_cli.errors import HourglassError
 from hourglass_cli.sqlite_db import integrity_problems, open_database
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+_TRIGGER_TABLES = """
+CREATE TABLE IF NOT EXISTS trigger_reports (
+    request_id TEXT NOT NULL, operator TEXT NOT NULL, task_id TEXT NOT NULL, output_hash TEXT NOT NULL,
+    weight TEXT NOT NULL, output TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (request_id, operator));
+CREATE INDEX IF NOT EXISTS trigger_reports_task ON trigger_reports (task_id, at);
+CREATE TABLE IF NOT EXISTS trigger_fires (
+    request_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, execution_id TEXT NOT NULL, outcome TEXT NOT NULL,
+    reporters TEXT NOT NULL, event_time INTEGER NOT NULL, at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS trigger_fires_task ON trigger_fires (task_id, at);
+CREATE TABLE IF NOT EXISTS operator_checkins (operator TEXT PRIMARY KEY, data TEXT NOT NULL, at REAL NOT NULL);
+"""
+_MIGRATIONS = {2: _TRIGGER_TABLES}
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -55,7 +70,7 @@ CREATE INDEX IF NOT EXISTS secrets_owner ON secrets (owner, name);
 CREATE TABLE IF NOT EXISTS pending_triggers (
     execution_id TEXT PRIMARY KEY, task_id TEXT NOT NULL, owner TEXT NOT NULL, trigger_output TEXT NOT NULL,
     trigger_input TEXT NOT NULL, queued_at REAL NOT NULL, started_at REAL);
-"""
+""" + _TRIGGER_TABLES
 
 
 class ApiStoreError(HourglassError):
@@ -104,7 +119,7 @@ class SqliteApiStore:
         self._db = open_database(
             path, schema=_SCHEMA, version=SCHEMA_VERSION, what="client API", config_key="[api].store",
             corrupt_hint="move the file away to start with an empty store (wallets, automations and history "
-                         "are lost)", error=ApiStoreError)
+                         "are lost)", error=ApiStoreError, migrations=_MIGRATIONS)
         self._lock = threading.RLock()
 
     def close(self) -> None:
@@ -268,11 +283,16 @@ class SqliteApiStore:
 
     def put_execution(self, execution_id: str, task_id: str, owner: str, index: int, status: int,
                       start_at: int, end_at: int, data: bytes, *, task: tuple[int, bytes] | None = None,
-                      queued: tuple[str, str, bool] | None = None, done: bool = False) -> None:
+                      queued: tuple[str, str, bool] | None = None, done: bool = False,
+                      fire: tuple[str, str, int] | None = None) -> None:
         """Write an execution, in one transaction with: `task` = (status, Task bytes), the task's new state;
         `queued` = (trigger output JSON, trigger input JSON, started), its pending trigger; `done`, the pending
-        trigger's removal."""
+        trigger's removal; `fire` = (dedup key, reporters JSON, event time ms), the quorum that started it (a
+        key that fired already raises sqlite3.IntegrityError and nothing is written)."""
         with self.transaction() as db:
+            if fire is not None:
+                db.execute("INSERT INTO trigger_fires VALUES (?, ?, ?, 'fired', ?, ?, ?)",
+                           (fire[0], task_id, execution_id, fire[1], fire[2], time.time()))
             db.execute("INSERT OR REPLACE INTO executions VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                        (execution_id, task_id, owner, index, status, start_at, end_at, data))
             if task is not None:
@@ -357,3 +377,64 @@ class SqliteApiStore:
             db.execute("UPDATE secrets SET key_id = ?, nonce = ?, ciphertext = ? WHERE owner = ? AND name = ? AND "
                        "workflow_id = ? AND org_id = ?",
                        (row.key_id, row.nonce, row.ciphertext, row.owner, row.name, row.workflow_id, row.org_id))
+
+    # -- triggers watched by operators ----------------------------------------------------------------------
+
+    def enabled_tasks(self) -> list[bytes]:
+        """Task bytes of every enabled automation."""
+        return [r[0] for r in self._all("SELECT data FROM tasks WHERE status = 0 ORDER BY id")]
+
+    def add_report(self, request_id: str, operator: str, task_id: str, output_hash: str, weight: int,
+                   output: str) -> bool:
+        """Record one operator's report of a dedup key; False when this operator reported the key already."""
+        with self.transaction() as db:
+            return db.execute("INSERT OR IGNORE INTO trigger_reports VALUES (?, ?, ?, ?, ?, ?, ?)",
+                              (request_id, operator, task_id, output_hash, str(weight), output,
+                               time.time())).rowcount == 1
+
+    def reports(self, request_id: str) -> list[tuple[str, str, int, str]]:
+        """(operator, output hash, weight, output JSON) of every report of a dedup key."""
+        return [(r[0], r[1], int(r[2]), r[3]) for r in
+                self._all("SELECT operator, output_hash, weight, output FROM trigger_reports WHERE request_id = ? "
+                          "ORDER BY at", (request_id,))]
+
+    def recent_reports(self, task_id: str, limit: int = 20) -> list[tuple[str, str, str, float]]:
+        """(dedup key, operator, output hash, at) of a task's latest reports, newest first."""
+        return [tuple(r) for r in self._all("SELECT request_id, operator, output_hash, at FROM trigger_reports "
+                                            "WHERE task_id = ? ORDER BY at DESC LIMIT ?", (task_id, limit))]
+
+    def fire_of(self, request_id: str) -> tuple[str, str, str, str, int] | None:
+        """(task id, execution id, outcome, reporters JSON, event time) of a dedup key that reached a quorum."""
+        row = self._one("SELECT task_id, execution_id, outcome, reporters, event_time FROM trigger_fires WHERE "
+                        "request_id = ?", (request_id,))
+        return (row[0], row[1], row[2], row[3], int(row[4])) if row else None
+
+    def add_fire(self, request_id: str, task_id: str, outcome: str, reporters: str, event_time: int) -> bool:
+        """Record a dedup key that reached a quorum without an execution (`outcome` says why)."""
+        with self.transaction() as db:
+            return db.execute("INSERT OR IGNORE INTO trigger_fires VALUES (?, ?, '', ?, ?, ?, ?)",
+                              (request_id, task_id, outcome, reporters, event_time, time.time())).rowcount == 1
+
+    def fires(self, task_id: str, limit: int = 20) -> list[tuple[str, str, str, str, int, float]]:
+        """(dedup key, execution id, outcome, reporters JSON, event time, at) of a task's fires, newest first."""
+        return [tuple(r) for r in self._all("SELECT request_id, execution_id, outcome, reporters, event_time, at "
+                                            "FROM trigger_fires WHERE task_id = ? ORDER BY at DESC LIMIT ?",
+                                            (task_id, limit))]
+
+    def last_fired_event_time(self, task_id: str) -> int | None:
+        row = self._one("SELECT MAX(event_time) FROM trigger_fires WHERE task_id = ? AND outcome = 'fired'",
+                        (task_id,))
+        return int(row[0]) if row and row[0] is not None else None
+
+    def prune_reports(self, older_than: float) -> int:
+        """Forget reports older than `older_than` (unix s) whose key never fired."""
+        with self.transaction() as db:
+            return db.execute("DELETE FROM trigger_reports WHERE at < ? AND request_id NOT IN "
+                              "(SELECT request_id FROM trigger_fires)", (older_than,)).rowcount
+
+    def put_checkin(self, operator: str, data: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO operator_checkins VALUES (?, ?, ?)", (operator, data, time.time()))
+
+    def checkins(self) -> list[tuple[str, str, float]]:
+        return [tuple(r) for r in self._all("SELECT operator, data, at FROM operator_checkins ORDER BY operator")]
