@@ -109,6 +109,7 @@ class OperatorClient:
         self._watches: dict[str, Watch] = {}
         self._assigned: dict[str, Any] = {}  # task id → TaskMetadata not turned into a watch yet
         self._immediate_seen: deque[str] = deque(maxlen=1024)
+        self._unwatched: dict[str, int] = {}  # task id → times it was stopped: queued hits from before are dropped
         self._reports: queue.Queue = queue.Queue()
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -276,7 +277,7 @@ class OperatorClient:
             trigger_type = TRIGGER_TYPES[kind] if kind else (meta.trigger.type or avs_pb2.TRIGGER_TYPE_MANUAL)
             hit = Hit(task, trigger_type, protocol.time_request_id(task, at), protocol.time_output(at))
             self._count("hits")
-            self._reports.put(("hit", hit, True))
+            self._reports.put(("hit", hit, None))
         else:
             log.warning("trigger message with unknown op=%s task=%s", op, task)
 
@@ -287,6 +288,7 @@ class OperatorClient:
 
     def _unwatch(self, task: str, why: str) -> None:
         with self._lock:
+            self._unwatched[task] = self._unwatched.get(task, 0) + 1
             known = self._watches.pop(task, None) is not None
             known = self._assigned.pop(task, None) is not None or known
         if known:
@@ -361,7 +363,7 @@ class OperatorClient:
                     result = w.advance(source, head)
                     self._emit(w, result.hits)
                     if result.overload is not None:
-                        self._reports.put(("overload", result.overload, False))
+                        self._reports.put(("overload", result.overload, None))
                         log.warning("trigger overload task=%s block=%s events=%s limit=%s query=%s", w.task_id,
                                     result.overload.block_number, result.overload.events_detected,
                                     result.overload.safety_limit, result.overload.query_index)
@@ -374,9 +376,11 @@ class OperatorClient:
         return wait
 
     def _emit(self, watch: Watch, hits: list[Hit]) -> None:
+        with self._lock:
+            generation = self._unwatched.get(watch.task_id, 0)
         for hit in hits:
             self._count("hits")
-            self._reports.put(("hit", hit, False))
+            self._reports.put(("hit", hit, generation))
 
     # -- reports -----------------------------------------------------------------------------------
 
@@ -392,10 +396,15 @@ class OperatorClient:
                 continue
             if item is None:
                 break
-            kind, payload, immediate = item
+            kind, payload, generation = item
             try:
                 if kind == "hit":
-                    if immediate or payload.task_id in self.watched:
+                    with self._lock:
+                        stale = generation is not None and self._unwatched.get(payload.task_id, 0) != generation
+                    if stale:
+                        log.info("trigger hit dropped (task stopped) task=%s request=%s", payload.task_id,
+                                 payload.request_id)
+                    else:
                         self._notify(payload)
                 else:
                     self._overload(payload)
