@@ -266,3 +266,71 @@ def test_event_reports_and_overload_signed_with_bn254_on_the_embedded_chain(node
             assert client.counters.overloads == 1
     finally:
         chain.close()
+
+
+# -- the executor runs it --------------------------------------------------------------------------
+
+
+def _executor_config(tmp_path: Any, **triggers: Any) -> dict:
+    return {"executor": {"operator_address": OPERATOR, "avs_address": OPERATOR},
+            "keys": {"ecdsa_keystore": "k.json"}, "chain": {"rpc_url": "http://127.0.0.1:8545"},
+            "contracts": {"key_registrar": OPERATOR, "task_avs_registrar": OPERATOR,
+                          "ecdsa_certificate_verifier": OPERATOR},
+            "performer": {"runtime": "remote", "address": "127.0.0.1:1"}, "triggers": triggers}
+
+
+def test_triggers_config_section(tmp_path: Any) -> None:
+    from hourglass_cli.errors import ConfigError
+    from hourglass_cli.executor.config import parse_executor_config
+
+    config = parse_executor_config(_executor_config(tmp_path))
+    assert not config.triggers.enabled and config.triggers.operator_set_id == -1
+    assert config.triggers.client_settings() == TriggerSettings(ping_interval=15.0)
+    config = parse_executor_config(_executor_config(tmp_path, enabled=True, aggregator="127.0.0.1:2206",
+                                                    poll_interval=0.1, event_monitoring=False))
+    assert config.triggers.client_settings().poll_interval == 0.1
+    assert not config.triggers.client_settings().event_monitoring
+    with pytest.raises(ConfigError, match=r"\[triggers\].aggregator is required"):
+        parse_executor_config(_executor_config(tmp_path, enabled=True))
+    with pytest.raises(ConfigError, match="reconnect_max"):
+        parse_executor_config(_executor_config(tmp_path, reconnect_min=5.0, reconnect_max=1.0))
+    with pytest.raises(ConfigError, match="unknown key 'pol_interval'"):
+        parse_executor_config(_executor_config(tmp_path, pol_interval=1.0))
+
+
+@pytest.mark.slow
+def test_an_executor_with_triggers_enabled_reports_with_its_operator_key(node: tuple[RecordingNode, str],
+                                                                          tmp_path: Any) -> None:
+    from hourglass_cli.executor.config import load_executor_config
+    from hourglass_cli.executor.server import Executor
+    from hourglass_cli.performer.examples.square import SquarePerformer
+    from hourglass_cli.performer.server import PerformerServer
+    from tests.executor.conftest import build_net, write_config
+
+    servicer, address = node
+    net = build_net("ecdsa", tmp_path / "net")
+    performer = PerformerServer(SquarePerformer(), port=0)
+    port = performer.start()
+    now = int(time.time() * 1000)
+    servicer.initial = [_monitor("m1", meta(TASK, fixed(now - 200)))]
+    try:
+        path = write_config(net, tmp_path / "ex", {"runtime": "remote", "address": f"127.0.0.1:{port}"})
+        with path.open("a") as f:
+            f.write(f'[triggers]\nenabled = true\naggregator = "{address}"\nreconnect_min = 0.05\n')
+        executor = Executor(load_executor_config(path), w3=net.chain.w3)
+        executor.start()
+        try:
+            report = wait_for(lambda: servicer.reports(TASK), 20, "the executor's trigger report")[0]
+            assert report.address == net.executor_address
+            message = protocol.report_message(net.chain.w3.eth.chain_id, net.executor_address, TASK,
+                                              report.trigger_request_id, protocol.output_hash(
+                                                  report.fixed_time_trigger.data))
+            assert verifier_for("ecdsa").verify_offchain(message, bytes.fromhex(report.signature[2:]),
+                                                        net.executor_signer.public_key)
+            wait_for(lambda: executor.triggers.counters.reports_sent == 1, 10, "the report counted")
+        finally:
+            executor.stop(grace=0)
+        assert not executor.triggers.connected.is_set()
+    finally:
+        performer.stop(grace=0)
+        net.chain.close()
