@@ -2,7 +2,8 @@
 
 Sections: ``[executor]`` (identity, listen address, limits, store), ``[keys]`` (keystore paths and where the
 password comes from — never the password itself), ``[chain]``, ``[contracts]``, ``[performer]`` (runtime and
-its settings; a ``docker`` runtime's own keys are passed through to ``runtimes.docker``). Relative paths are
+its settings; a ``docker`` runtime's own keys are passed through to ``runtimes.docker``), ``[triggers]`` (watching
+the client API's triggers for the aggregator's Node service, off by default: docs/triggers-operator.md). Relative paths are
 resolved against the config file's folder. Errors name the file, the key and the rule. A minimal file::
 
     [executor]
@@ -127,12 +128,48 @@ class PerformerSection:
     startup_timeout: float = setting(30.0, "Seconds to wait for the performer's health SERVING.", min=0.1, max=600)
 
 
+@dataclass(frozen=True)
+class TriggersSection:
+    """[triggers]: watch the client API's triggers (time, cron, block, event) and report hits to its Node service."""
+
+    enabled: bool = setting(False, "Run the trigger operator (needs `aggregator`).")
+    aggregator: str = setting("", "host:port of the aggregator's Node service (insecure channel: loopback or a "
+                                  "tunnel).", pattern=_HOSTPORT, rule="host:port, e.g. 127.0.0.1:2206")
+    operator_set_id: int = setting(-1, "Operator set whose key signs reports (its curve picks the keystore); "
+                                       "-1 = the AVS's first executor operator set.", min=-1, max=2**32 - 1)
+    poll_interval: float = setting(0.5, "Seconds between chain-head polls for block and event triggers.",
+                                   min=0.01, max=60)
+    ping_interval: float = setting(15.0, "Seconds between check-ins (Ping).", min=0.1, max=3600)
+    time_grace: float = setting(60.0, "Seconds in the past a fixed/cron time may be and still be reported when "
+                                      "the task is received (a late joiner).", min=0, max=86400)
+    max_events_per_block: int = setting(100, "Matching logs of one query in one block above which the task is "
+                                             "reported as overloaded instead (when the query sets no limit).",
+                                        min=1, max=1_000_000)
+    reconnect_min: float = setting(1.0, "First wait (s) before reconnecting a failed stream; doubles per failure.",
+                                   min=0.01, max=600)
+    reconnect_max: float = setting(30.0, "Longest wait (s) between reconnects.", min=0.01, max=3600)
+    event_monitoring: bool = setting(True, "Watch event triggers (a capability told to the aggregator).")
+    block_monitoring: bool = setting(True, "Watch block triggers.")
+    time_monitoring: bool = setting(True, "Watch fixed-time and cron triggers.")
+
+    def client_settings(self) -> Any:
+        """The OperatorClient's settings from this section."""
+        from hourglass_cli.triggers.operator import TriggerSettings
+
+        return TriggerSettings(poll_interval=self.poll_interval, ping_interval=self.ping_interval,
+                               time_grace=self.time_grace, max_events_per_block=self.max_events_per_block,
+                               reconnect_min=self.reconnect_min, reconnect_max=self.reconnect_max,
+                               event_monitoring=self.event_monitoring, block_monitoring=self.block_monitoring,
+                               time_monitoring=self.time_monitoring)
+
+
 _SECTIONS: dict[str, type] = {
     "executor": ExecutorSection,
     "keys": KeysSection,
     "chain": ChainSection,
     "contracts": ContractsSection,
     "performer": PerformerSection,
+    "triggers": TriggersSection,
 }
 
 
@@ -145,6 +182,7 @@ class ExecutorConfig(FileConfigMixin):
     chain: ChainSection = field(default_factory=ChainSection)
     contracts: ContractsSection = field(default_factory=ContractsSection)
     performer: PerformerSection = field(default_factory=PerformerSection)
+    triggers: TriggersSection = field(default_factory=TriggersSection)
     performer_settings: dict = field(default_factory=dict)
     """The raw ``[performer]`` table (all keys, docker's included), for ``RuntimeClass.from_settings``."""
     path: Path | None = None
@@ -187,6 +225,13 @@ def _require(config: ExecutorConfig, file: str) -> None:
                           "curve)")
     check_performer_env(f"{file}: [performer]", config.performer.env, config.performer.pass_env,
                         forbidden=(config.keys.password_env,))
+    t = config.triggers
+    if t.enabled and not t.aggregator:
+        raise ConfigError(f"{file}: [triggers].aggregator is required when [triggers].enabled = true",
+                          hint="the host:port of the client API's Node service, e.g. aggregator = \"127.0.0.1:2206\"")
+    if t.reconnect_max < t.reconnect_min:
+        raise ConfigError(f"{file}: [triggers].reconnect_max ({t.reconnect_max:g}) must be at least reconnect_min "
+                          f"({t.reconnect_min:g})")
     if config.keys.ecdsa_keystore and not config.contracts.ecdsa_certificate_verifier:
         raise ConfigError(f"{file}: [contracts].ecdsa_certificate_verifier is required with an ECDSA key "
                           "(ECDSA result signatures are bound to the verifier's address)")

@@ -108,6 +108,9 @@ class Executor:
         self.store: Any = None
         self._server: Any = None
         self._health: Any = None
+        self.triggers: Any = None
+        """The trigger operator (:class:`~hourglass_cli.triggers.operator.OperatorClient`) when [triggers] is
+        enabled: ``.counters`` / ``.status()`` for status and metrics."""
 
     @property
     def address(self) -> str:
@@ -183,6 +186,8 @@ class Executor:
         self._server.start()
         self.service.ready.set()
         self._set_health(True)
+        if cfg.triggers.enabled:
+            self._start_triggers(cfg, w3, chain, signers)
         log.info("executor listening address=%s operator=%s avs=%s runtime=%s performer=%s curves=%s",
                  self.address, chain.operator, chain.avs, self.runtime.name, self.runtime.endpoint(),
                  ",".join(c.label for c in signers))
@@ -203,6 +208,26 @@ class Executor:
                 log.warning("performer did not start on %s; retrying on another port", self.runtime.endpoint())
                 self.runtime = build_runtime(cfg)
                 self.service.runtime = self.runtime  # type: ignore[union-attr]
+
+    def _start_triggers(self, cfg: ExecutorConfig, w3: Any, chain: ChainView, signers: dict[CurveType, Signer]) -> None:
+        """The trigger operator, signing with the key of [triggers].operator_set_id's curve."""
+        from hourglass_cli.triggers.operator import OperatorClient
+
+        t = cfg.triggers
+        set_ids = list(chain.avs_config().executor_operator_set_ids)
+        set_id = t.operator_set_id if t.operator_set_id >= 0 else (set_ids[0] if set_ids else None)
+        if set_id is None:
+            raise ConfigError(f"{cfg.file}: [triggers].operator_set_id: the AVS has no executor operator set",
+                              hint="set [triggers].operator_set_id to the monitoring operator set")
+        curve = chain.curve_of(set_id)
+        signer = signers.get(curve)
+        if signer is None:
+            raise ConfigError(f"{cfg.file}: [triggers]: operator set {set_id} uses {curve.name} and no "
+                              f"{curve.label} key is configured", hint=f"add [keys].{curve.label}_keystore")
+        self.triggers = OperatorClient(t.aggregator, operator=cfg.executor.operator_address, signer=signer,
+                                       chain_id=int(w3.eth.chain_id), w3=w3, settings=t.client_settings())
+        self.triggers.start()
+        log.info("executor trigger operator aggregator=%s set=%s curve=%s", t.aggregator, set_id, curve.label)
 
     def _warn_if_unregistered(self, chain: ChainView, signers: dict[CurveType, Signer]) -> None:
         """Log (not fail: the operator may register later) if no executor set has this operator and key now."""
@@ -232,6 +257,8 @@ class Executor:
 
     def stop(self, grace: float = DEFAULT_GRACE_SECONDS) -> None:
         """Stop serving, the monitor, the performer and the store (idempotent)."""
+        if self.triggers is not None:
+            self.triggers.stop()
         stopped = self.begin_shutdown(grace)
         if stopped is not None:
             stopped.wait()

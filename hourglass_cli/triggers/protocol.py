@@ -134,3 +134,30 @@ def log_output(log: Any) -> dict:
     return {"blockNumber": int(log["blockNumber"]), "transactionHash": _hex(log["transactionHash"]),
             "logIndex": int(log["logIndex"]), "address": to_checksum_address(log["address"]),
             "topics": [_hex(t) for t in log["topics"]], "data": _hex(log["data"])}
+
+
+def log_filter(addresses: Any, topics: Any, from_block: int, to_block: int) -> dict:
+    """``eth_getLogs`` parameters of an event query, read as ``api.chain.latest_event`` reads them: topics flat
+    (entry i = topic i, ``""``/``"null"`` any value, an address padded to 32 bytes), trailing wildcards dropped."""
+    from hourglass_cli.api.chain import _topic
+
+    params: dict[str, Any] = {"fromBlock": int(from_block), "toBlock": int(to_block)}
+    if addresses:
+        params["address"] = [to_checksum_address(a) for a in addresses]
+    flat = [_topic(t) for t in topics]
+    while flat and flat[-1] is None:
+        flat.pop()
+    if flat:
+        params["topics"] = flat
+    return params
+
+
+def format_decimals(raw: int, decimals: int) -> str:
+    """``raw`` base units as a decimal string with ``decimals`` places, trailing zeros dropped (upstream's
+    FormatWithDecimals): 1500000 with 6 → ``"1.5"``, 2000000 → ``"2"``."""
+    if decimals <= 0:
+        return str(raw)
+    sign = "-" if raw < 0 else ""
+    whole, frac = divmod(abs(int(raw)), 10 ** int(decimals))
+    digits = str(frac).rjust(int(decimals), "0").rstrip("0")
+    return f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}"
