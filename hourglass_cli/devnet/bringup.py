@@ -209,6 +209,8 @@ def _executor_components(sup: Supervisor, deployment: Any, operators: Any,
     if own:  # the project's contracts reach the performer as <CONTRACT_NAME_UPPER_SNAKE> (WIRE.md §1)
         performer["contracts"] = {**performer.get("contracts", {}), **own}
     out = []
+    api = sup.state.api or {}
+    watch_set = api.get("trigger_set_id")
     for i, op in enumerate(operators.executors):
         folder = sup.dir / "executors" / op.name
         folder.mkdir(parents=True, exist_ok=True)
@@ -219,7 +221,10 @@ def _executor_components(sup: Supervisor, deployment: Any, operators: Any,
                                           l2_rpc_url=urls.get("l2", urls["l1"]), port=port,
                                           performer=performer, performer_port=performer_port,
                                           log_dir=sup.logs, task_timeout=o.task_timeout,
-                                          l2_task_mailbox=(sup.state.l2_deployment or {}).get("task_mailbox", "")))
+                                          l2_task_mailbox=(sup.state.l2_deployment or {}).get("task_mailbox", ""),
+                                          # the monitoring set's executors watch the client API's triggers
+                                          triggers=api.get("address", "") if op.operator_set_id == watch_set
+                                          else ""))
         record = ProcessRecord(name=op.name, kind="executor", port=port, endpoint=op.socket,
                                log=str(sup.logs / f"{op.name}.log"), config=str(config))
         args = ["--config", str(config), "--grace", "2"]
@@ -277,7 +282,8 @@ def _aggregator_components(sup: Supervisor, deployment: Any, operators: Any,
         task_avs_registrar=deployment.task_avs_registrar, chains=chains, store="aggregator.db",
         metrics_port=port, api=api, **extra))
     sup.state.api = {"address": f"{LOCALHOST}:{api_port}", "chain_id": api["chain_id"], "config": str(config),
-                     "cli_key_file": str(folder / "cli-api.key"), "store": str(folder / "api.db")}
+                     "cli_key_file": str(folder / "cli-api.key"), "store": str(folder / "api.db"),
+                     "trigger_set_id": api["executor_operator_set_id"]}
     record = ProcessRecord(name="aggregator", kind="aggregator", port=port, endpoint=f"{LOCALHOST}:{port}",
                            log=str(sup.logs / "aggregator.log"), config=str(config))
     # the aggregator operator's account key: public devnet mnemonic, handed over in the environment only

@@ -186,8 +186,9 @@ def to_toml(sections: dict[str, dict[str, Any]]) -> str:
 
 def executor_config(*, operator: Any, deployment: Any, rpc_url: str, l2_rpc_url: str, port: int,
                     performer: dict[str, Any], performer_port: int, log_dir: Path, task_timeout: float,
-                    l2_task_mailbox: str = "") -> str:
-    """The TOML of one operator's executor (keys by path, password by env var name)."""
+                    l2_task_mailbox: str = "", triggers: str = "") -> str:
+    """The TOML of one operator's executor (keys by path, password by env var name); `triggers`: the
+    aggregator.Node address it watches automation triggers for (empty: it does not)."""
     perf = dict(performer)
     if perf.get("runtime") != "remote":
         perf["port"] = performer_port
@@ -205,4 +206,6 @@ def executor_config(*, operator: Any, deployment: Any, rpc_url: str, l2_rpc_url:
                          if getattr(deployment, "workflow_state_machine", "") else {}),
                       **({"l2_task_mailbox": l2_task_mailbox} if l2_task_mailbox else {})},
         "performer": perf,
+        **({"triggers": {"enabled": True, "aggregator": triggers, "operator_set_id": operator.operator_set_id}}
+           if triggers else {}),
     })
