@@ -426,6 +426,12 @@ class SqliteApiStore:
                         (task_id,))
         return int(row[0]) if row and row[0] is not None else None
 
+    def unfired_reports(self, since: float) -> list[tuple[str, str]]:
+        """(dedup key, task id) of keys reported since `since` (unix s) that never reached a quorum."""
+        return [tuple(r) for r in self._all(
+            "SELECT DISTINCT request_id, task_id FROM trigger_reports WHERE at >= ? AND request_id NOT IN "
+            "(SELECT request_id FROM trigger_fires) ORDER BY request_id", (since,))]
+
     def prune_reports(self, older_than: float) -> int:
         """Forget reports older than `older_than` (unix s) whose key never fired."""
         with self.transaction() as db:

@@ -151,6 +151,8 @@ class TriggersSection:
     event_monitoring: bool = setting(True, "Watch event triggers (a capability told to the aggregator).")
     block_monitoring: bool = setting(True, "Watch block triggers.")
     time_monitoring: bool = setting(True, "Watch fixed-time and cron triggers.")
+    report_patience: float = setting(600.0, "Seconds a hit's report is retried while the aggregator is unreachable "
+                                            "(a restart loses nothing).", min=0, max=86400)
 
     def client_settings(self) -> Any:
         """The OperatorClient's settings from this section."""
@@ -160,7 +162,7 @@ class TriggersSection:
                                time_grace=self.time_grace, max_events_per_block=self.max_events_per_block,
                                reconnect_min=self.reconnect_min, reconnect_max=self.reconnect_max,
                                event_monitoring=self.event_monitoring, block_monitoring=self.block_monitoring,
-                               time_monitoring=self.time_monitoring)
+                               time_monitoring=self.time_monitoring, report_patience=self.report_patience)
 
 
 _SECTIONS: dict[str, type] = {

@@ -265,9 +265,33 @@ class NodeService:
                 self._enqueue(operator, task, npb.ImmediateTrigger, start_at=at)
         return at
 
+    def _retally(self) -> None:
+        """After a restart: keys whose reports were stored but not yet counted to a quorum are counted now (a
+        crash between a report's write and its tally loses no occurrence)."""
+        for request_id, task_id in self.api.store.unfired_reports(self.clock() - self.settings.report_ttl):
+            if ":overload:" in request_id:
+                continue
+            row = self.api.store.task(task_id)
+            reports = self.api.store.reports(request_id)
+            if row is None or not reports:
+                continue
+            task = pb.Task.FromString(row[1])
+            kind = watched_kind(task)
+            if kind is None or task.status != pb.Enabled:
+                continue
+            try:
+                event_time = self._check_request_id(task, kind, request_id, json.loads(reports[0][3]))
+            except Refused:
+                continue
+            self._tally(task, request_id, event_time)
+
     def _sweep(self) -> None:
         """Complete expired automations (CompletedTask to their watchers) and forget stale reports."""
         last_prune = 0.0
+        try:
+            self._retally()
+        except Exception as exc:  # noqa: BLE001 - the sweeper must keep going
+            log.error("trigger re-tally: %s: %s", type(exc).__name__, exc)
         while not self._stop.wait(1.0):
             try:
                 self.api.complete_ended()

@@ -63,6 +63,7 @@ class TriggerSettings:
     time_monitoring: bool = True
     report_attempts: int = 4
     rpc_timeout: float = 10.0
+    report_patience: float = 600.0  # seconds a report is retried while the aggregator is unreachable
 
 
 @dataclass
@@ -419,18 +420,22 @@ class OperatorClient:
 
         retryable = (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
         attempts = max(1, self.settings.report_attempts)
-        for attempt in range(attempts):
+        # an aggregator restarting (or crashed and restarted) must not lose a hit: keep trying for report_patience
+        deadline = time.monotonic() + self.settings.report_patience
+        attempt = 0
+        while True:
             try:
                 return send()
             except grpc.RpcError as exc:
                 code = exc.code()
-                if self._stop.is_set() or code not in retryable or attempt == attempts - 1:
+                if self._stop.is_set() or code not in retryable or \
+                        (attempt >= attempts - 1 and time.monotonic() >= deadline):
                     raise
                 delay = self._backoff(attempt)
+                attempt += 1
                 log.info("trigger %s retry task=%s code=%s in=%.2fs", what, task, code.name, delay)
                 if self._stop.wait(delay):
                     raise
-        return None
 
     def _notify(self, hit: Hit) -> None:
         import grpc

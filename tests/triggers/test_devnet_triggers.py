@@ -406,3 +406,39 @@ def test_forged_reports_and_streams_are_refused(net: Net) -> None:
     assert not any(_quorum(e)["requestId"] == f"{task_id}:1" for e in net.executions(task_id))
     assert net.node.HealthCheck(npb.HealthCheckRequest(), timeout=10).status == "OK"
     net.client.call("DeleteTask", pb.IdReq(id=task_id), auth_key=net.token)
+
+
+# ------------------------------------------------------------------ the aggregator killed
+
+
+def test_aggregator_sigkilled_while_blocks_come_loses_no_block_and_fires_none_twice(net: Net) -> None:
+    task_id = net.create(pb.TaskTrigger(name="blk", type=pb.TRIGGER_TYPE_BLOCK,
+                                        block=pb.BlockTrigger(config=pb.BlockTrigger.Config(interval=1))))
+    _watching(net, task_id)
+    first = net.w3.eth.block_number + 1
+    import random
+
+    rng = random.Random(int(os.environ.get("HOURGLASS_CHAOS_SEED", "15")))
+    for round_ in range(2):
+        net.blocks(rng.randint(1, 4))
+        aggregator = next(c for c in json.loads((net.project / ".hourglass/devnet/state.json").read_text())
+                          ["components"] if c["kind"] == "aggregator")
+        os.kill(aggregator["pid"], signal.SIGKILL)
+        net.blocks(rng.randint(1, 3))  # blocks while it is down: the executors keep their reports for it
+        wait_for(lambda: _serving(net), DEADLINE, f"the aggregator restarted (round {round_})")
+    net.blocks(2)
+    last = net.w3.eth.block_number
+    wanted = {f"{task_id}:{n}" for n in range(first, last + 1)}
+    wait_for(lambda: wanted <= {_quorum(e)["requestId"] for e in net.executions(task_id)}, DEADLINE * 2,
+             "every block fired")
+    net.client.call("SetTaskEnabled", pb.SetTaskEnabledReq(id=task_id, enabled=False), auth_key=net.token)
+    keys = [_quorum(e)["requestId"] for e in net.executions(task_id)]
+    assert len(keys) == len(set(keys)), "a block fired twice"
+
+
+def _serving(net: Net) -> bool:
+    try:
+        return net.status()["metrics"] is not None and \
+            sum(1 for o in net.status()["operators"].values() if o.get("connected")) == 4
+    except grpc.RpcError:
+        return False
